@@ -1,0 +1,293 @@
+"""The agreement model: schema-valid YAML data made read-only, with exact money,
+schema defaults filled in, and the values the clauses need computed once.
+
+Records give attribute access (``agreement.finance.risk_share.model``) and
+raise ``AttributeError`` for anything absent, so a clause that reads a value
+the agreement does not have fails loudly instead of printing a blank.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Mapping
+
+NHS_KINDS = {"icb", "ccg", "nhs_england", "nhs_trust", "nhs_foundation_trust"}
+COUNCIL_KINDS = {
+    "county_council", "district_council", "unitary_council", "metropolitan_council",
+    "london_borough_council", "city_of_london", "combined_authority",
+}
+KIND_LABELS = {
+    "icb": "an integrated care board established under section 14Z25 of the NHS Act",
+    "ccg": "a clinical commissioning group established under section 14D of the NHS Act",
+    "nhs_england": "the body corporate known as NHS England",
+    "nhs_trust": "an NHS trust established under section 25 of the NHS Act",
+    "nhs_foundation_trust": "an NHS foundation trust",
+    "county_council": "a county council",
+    "district_council": "a district council",
+    "unitary_council": "a unitary local authority",
+    "metropolitan_council": "a metropolitan district council",
+    "london_borough_council": "a London borough council",
+    "city_of_london": "the Common Council of the City of London",
+    "combined_authority": "a combined authority",
+}
+
+
+# --- money ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    """An exact amount in pounds, or ``tbc`` (amount is None)."""
+
+    amount: Decimal | None
+
+    @classmethod
+    def parse(cls, value: Any) -> "Money":
+        """From a YAML integer or decimal string; floats never reach here (schema)."""
+        if value == "tbc" or value is None:
+            return cls(None)
+        if isinstance(value, bool) or isinstance(value, float):
+            raise TypeError(f"money must be exact, not {value!r}")
+        return cls(Decimal(str(value)))
+
+    @property
+    def is_tbc(self) -> bool:
+        return self.amount is None
+
+    def __add__(self, other: "Money") -> "Money":
+        if self.is_tbc or other.is_tbc:
+            return Money(None)
+        return Money(self.amount + other.amount)
+
+    def __str__(self) -> str:
+        return format_money(self)
+
+
+ZERO = Money(Decimal(0))
+
+
+def total(amounts: Iterable[Money]) -> Money:
+    result = ZERO
+    for amount in amounts:
+        result = result + amount
+    return result
+
+
+def format_money(money: Money) -> str:
+    """£1,250,000 for whole pounds, £1,250,000.50 with pence, TBC when unknown."""
+    if money.is_tbc:
+        return "TBC"
+    amount = money.amount
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount == amount.to_integral_value():
+        return f"{sign}£{int(amount):,}"
+    return f"{sign}£{amount.quantize(Decimal('0.01')):,}"
+
+
+# --- dates ----------------------------------------------------------------
+
+
+def parse_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def format_date(value: Any) -> str:
+    """2017-04-01 -> 1 April 2017 (the style of English legal documents)."""
+    day = value if isinstance(value, dt.date) else parse_date(str(value))
+    return f"{day.day} {day.strftime('%B')} {day.year}"
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def year_bounds(financial_year: str) -> tuple[dt.date, dt.date]:
+    """"2017-18" -> (1 April 2017, 31 March 2018)."""
+    first = int(financial_year[:4])
+    return dt.date(first, 4, 1), dt.date(first + 1, 3, 31)
+
+
+def financial_year_ok(financial_year: str) -> bool:
+    first, second = int(financial_year[:4]), int(financial_year[5:7])
+    return (first + 1) % 100 == second
+
+
+# --- records --------------------------------------------------------------
+
+
+class Record(Mapping):
+    """A read-only mapping with attribute access, for templates and rules.
+
+    Absent keys raise AttributeError/KeyError so Jinja's ``is defined`` works
+    and StrictUndefined catches a clause reading a value that is not there.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("records are read-only")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Record({self._data!r})"
+
+
+def freeze(value: Any) -> Any:
+    """Plain YAML data -> Records and tuples, recursively (iteratively deep enough for YAML)."""
+    if isinstance(value, Mapping):
+        return Record({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def with_defaults(data: Any, schema: Mapping, resolve) -> Any:
+    """Fill in the ``default`` of every absent property that the schema gives one."""
+    schema = resolve(schema)
+    if isinstance(data, dict):
+        props = schema.get("properties", {})
+        out = dict(data)
+        for key, sub in props.items():
+            sub_resolved = resolve(sub)
+            if key in out:
+                out[key] = with_defaults(out[key], sub_resolved, resolve)
+            elif "default" in sub_resolved:
+                out[key] = sub_resolved["default"]
+            elif sub_resolved.get("type") == "object" and not sub_resolved.get("required"):
+                # An optional object whose fields all have defaults (e.g. termination).
+                filled = with_defaults({}, sub_resolved, resolve)
+                if filled:
+                    out[key] = filled
+        return out
+    if isinstance(data, list):
+        items = schema.get("items", {})
+        return [with_defaults(v, items, resolve) for v in data]
+    return data
+
+
+# --- the agreement with its computed values -------------------------------
+
+
+def _party(data: Mapping) -> Record:
+    kind = data["kind"]
+    return freeze({
+        **data,
+        "is_nhs": kind in NHS_KINDS,
+        "is_council": kind in COUNCIL_KINDS,
+        "kind_label": KIND_LABELS[kind],
+    })
+
+
+def agreement_end(framework: Mapping) -> dt.date:
+    """The last day of the initial term: the end date, or commencement plus the years."""
+    term = framework["term"]
+    if "end" in term:
+        return parse_date(term["end"])
+    return add_years(parse_date(framework["commencement"]), term["initial_years"]) - dt.timedelta(days=1)
+
+
+def schedule_years(data: Mapping) -> list[str]:
+    years = {year for line in data.get("lines", []) for year in line.get("contributions", {})}
+    return sorted(years)
+
+
+def money_table(data: Mapping, partners: list[str]) -> tuple[Record, ...]:
+    """Per financial year: each line's contribution by partner, and the computed totals."""
+    tables = []
+    lines = data.get("lines", [])
+    for year in schedule_years(data):
+        rows = []
+        for line in lines:
+            by_partner = line.get("contributions", {}).get(year)
+            if by_partner is None:
+                continue
+            amounts = {p: Money.parse(by_partner[p]) if p in by_partner else ZERO for p in partners}
+            rows.append(Record({
+                "name": line["name"], "type": line["type"], "amounts": Record(amounts),
+                "total": total(amounts.values()),
+            }))
+        partner_totals = Record({p: total(r.amounts[p] for r in rows) for p in partners})
+        tables.append(Record({
+            "year": year,
+            "rows": tuple(rows),
+            "partner_totals": partner_totals,
+            "revenue_total": total(r.total for r in rows if r.type == "revenue"),
+            "capital_total": total(r.total for r in rows if r.type == "capital"),
+            "total": total(r.total for r in rows),
+        }))
+    return tuple(tables)
+
+
+def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[str, Record]) -> Record:
+    partners = [p for p in data["partners"]]
+    partner_parties = tuple(parties[p] for p in partners if p in parties)
+    management = data.get("management", {})
+    lead_data = data.get("lead_commissioning")
+    computed: dict[str, Any] = {
+        "number": str(number),
+        "partner_parties": partner_parties,
+        "start": data.get("duration", {}).get("start", framework["commencement"]),
+        "end": data.get("duration", {}).get("end", agreement_end(framework).isoformat()),
+        "years": tuple(schedule_years(data)),
+        "effective_risk_share": data.get("risk_share", framework["finance"]["risk_share"]),
+        "effective_underspend": data.get("underspend", framework["finance"]["underspend"]),
+        "capital_lines": tuple(l for l in data.get("lines", []) if l["type"] == "capital"),
+        "money": money_table(data, partners),
+    }
+    computed["grand_total"] = total(t.total for t in computed["money"])
+    if management.get("host_partner") in parties:
+        computed["host"] = parties[management["host_partner"]]
+    if lead_data is not None:
+        lead = lead_data["lead"]
+        computed["lead"] = parties.get(lead, lead)
+        behalf = lead_data.get("on_behalf_of") or [p for p in partners if p != lead]
+        computed["on_behalf_of"] = tuple(parties[p] for p in behalf if p in parties)
+    bodies = {b["key"]: b for b in framework["governance"]["bodies"]}
+    if data.get("governance_body") in bodies:
+        computed["body"] = bodies[data["governance_body"]]
+    return freeze({**data, **computed})
+
+
+def schedule_order(schedules: list[Mapping]) -> list[Mapping]:
+    return sorted(schedules, key=lambda s: (s.get("order", 100), s["key"]))
+
+
+def build_agreement(framework: Mapping, schedules: list[Mapping]) -> Record:
+    """The whole agreement as one Record; schedules numbered in their final order."""
+    parties = {p["key"]: _party(p) for p in framework["parties"]}
+    ordered = schedule_order(schedules)
+    built = tuple(_schedule(s, i, framework, parties) for i, s in enumerate(ordered, start=1))
+    return freeze({
+        **framework,
+        "parties": tuple(parties[p["key"]] for p in framework["parties"]),
+        "end": agreement_end(framework).isoformat(),
+        "nhs_parties": tuple(p for p in parties.values() if p.is_nhs),
+        "council_parties": tuple(p for p in parties.values() if p.is_council),
+        "schedules": built,
+        "scheme_schedules": tuple(s for s in built if s.kind == "scheme"),
+        "pooled_schedules": tuple(s for s in built if "pooled_fund" in s.get("arrangements", ())),
+        "party_index": Record(parties),
+    })

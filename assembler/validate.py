@@ -1,0 +1,81 @@
+"""Load, check shape, check rules and requirements: every finding of every file.
+
+The one entry point the CLI, the builder and the tests use to turn an
+agreement directory into a model plus its diagnostics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from assembler.diagnostics import ERROR, WARNING, Diagnostic, sorted_diagnostics
+from assembler.loader import AgreementFiles, DirectorySource, load_agreement
+from assembler.model import Record, build_agreement, with_defaults
+from assembler.requirements import requirement_findings
+from assembler.rules import Context, run_rules
+from assembler.schema import _resolve, check_shape, load_schema
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of validating one agreement."""
+
+    files: AgreementFiles | None
+    diagnostics: tuple[Diagnostic, ...]
+    agreement: Record | None = None  # only when there are no errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_source(source) -> Validation:
+    """Validate an agreement read from a source (a directory, or git objects)."""
+    files, findings = load_agreement(source)
+    findings = list(findings)
+    if files is None or files.framework is None:
+        return Validation(files, tuple(sorted_diagnostics(findings)))
+
+    framework_ok = True
+    shape = check_shape(files.framework, "framework")
+    findings += shape
+    framework_ok = not shape
+    good_schedules = []
+    for doc in files.schedules:
+        problems = check_shape(doc, "schedule")
+        findings += problems
+        if not problems:
+            good_schedules.append(doc)
+
+    if framework_ok:
+        context = Context(files.framework, tuple(good_schedules))
+        findings += run_rules(context)
+        findings += requirement_findings(files.framework, tuple(good_schedules))
+        if files.framework.data["status"] == "final":
+            findings = [replace(d, level=ERROR) if d.level == WARNING else d for d in findings]
+
+    findings = sorted_diagnostics(findings)
+    agreement = None
+    complete = framework_ok and len(good_schedules) == len(files.schedules)
+    if complete and not any(d.level == ERROR for d in findings):
+        agreement = build_model(files)
+    return Validation(files, tuple(findings), agreement)
+
+
+def build_model(files: AgreementFiles) -> Record:
+    framework = with_defaults(files.framework.data, load_schema("framework"), _resolve)
+    schedules = [with_defaults(doc.data, load_schema("schedule"), _resolve) for doc in files.schedules]
+    return build_agreement(framework, schedules)
+
+
+def validate_path(path: str) -> list[Diagnostic]:
+    """Every finding for the agreement directory at ``path``."""
+    return list(validate_source(DirectorySource(path)).diagnostics)
