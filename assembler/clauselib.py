@@ -1,0 +1,227 @@
+"""The clause library on disk: clause files, the outline, and the Jinja sandbox.
+
+Reading and checking the library is separate from rendering an agreement, so
+the library test can check every template without any agreement.
+See clauses/README.md for the file format.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
+from assembler.model import format_date, format_money, Money
+from assembler.resources import clauses_dir
+
+# Conditions a clause may name in `applies` (evaluated in render.conditions).
+BODY_CONDITIONS = frozenset({
+    "always", "any_pooled_fund", "any_aligned_budget", "any_lead_commissioning", "any_integrated_provision",
+    "any_commissioning", "any_s256", "any_capital", "any_better_care_fund", "any_phased",
+    "risk_own_overspend", "risk_proportional", "risk_joint_risk_pool", "risk_cascade",
+    "has_extension", "has_information_sharing",
+})
+SCHEDULE_CONDITIONS = frozenset({
+    "pooled_fund", "aligned_budget", "lead_commissioning", "integrated_provision", "better_care_fund",
+    "phased", "has_lines", "has_capital", "dfg_pass_through", "risk_override", "underspend_override",
+    "has_governance_body", "has_performance", "has_sign_off",
+})
+BLOCKS = frozenset({"definitions", "contributions", "partner-totals", "performance", "members", "notices"})
+
+MARKERS = {"-": 2, "--": 3, "---": 4, "----": 5, "=": 0}
+MARKER_LINE = re.compile(r"^(----|---|--|-|=)(?:\s+|$)(?:\{#([a-z0-9][a-z0-9-]*)\}\s*)?(.*)$")
+BLOCK_LINE = re.compile(r"^::([a-z-]+)\s*$")
+TERM = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]+))?\]\]")
+REF = re.compile(r"<<(schedule:)?([a-z0-9][a-z0-9./-]*)>>")
+BLANK = re.compile(r"\[__(sign:)?(.+?)__\]")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause file: metadata and the template source of its body."""
+
+    key: str
+    heading: str
+    applies: tuple[str, ...]
+    defines: tuple[tuple[str, str], ...]
+    needs: tuple[str, ...]
+    body: str
+    path: Path
+    body_line: int  # line of the file where the body starts
+
+    def location(self, line_in_body: int = 1) -> Location:
+        return Location(str(self.path), self.body_line + line_in_body - 1, 1)
+
+
+@dataclass(frozen=True)
+class GeneratedSchedule:
+    title: str
+    for_each: str
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Outline:
+    recitals: tuple[str, ...]
+    body: tuple[str, ...]
+    schedules: dict
+    generated: tuple[GeneratedSchedule, ...]
+
+    def all_keys(self) -> list[str]:
+        keys = list(self.recitals) + list(self.body)
+        for parts in self.schedules.values():
+            keys += parts
+        for generated in self.generated:
+            keys += generated.parts
+        return keys
+
+
+@dataclass(frozen=True)
+class Library:
+    clauses: dict
+    outline: Outline
+    folder: Path
+
+
+def _error(path: Path, line: int, code: str, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(Location(str(path), line, 1), ERROR, code, message, hint)
+
+
+def parse_clause(path: Path) -> tuple[Clause | None, list[Diagnostic]]:
+    """Split a clause file into its YAML header and its body."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    try:
+        split = lines.index("---")
+    except ValueError:
+        return None, [_error(path, 1, "S75-CLAUSE", "clause file has no '---' line between header and body")]
+    try:
+        meta = yaml.safe_load("\n".join(lines[:split])) or {}
+    except yaml.YAMLError as exc:
+        return None, [_error(path, 1, "S75-CLAUSE", f"clause header is not valid YAML: {exc}")]
+    problems = []
+    for field in ("key", "heading"):
+        if not isinstance(meta.get(field), str):
+            problems.append(_error(path, 1, "S75-CLAUSE", f"clause header needs a '{field}'"))
+    if meta.get("key") and meta["key"] != path.stem:
+        problems.append(_error(path, 1, "S75-CLAUSE", f"clause key '{meta['key']}' does not match file name '{path.stem}'"))
+    if problems:
+        return None, problems
+    applies = meta.get("applies") or []
+    applies = [applies] if isinstance(applies, str) else list(applies)
+    defines = meta.get("defines") or {}
+    return Clause(
+        key=meta["key"], heading=meta["heading"], applies=tuple(applies),
+        defines=tuple((str(k), str(v)) for k, v in defines.items()),
+        needs=tuple(meta.get("needs") or ()), body="\n".join(lines[split + 1:]),
+        path=path, body_line=split + 2,
+    ), []
+
+
+def load_library(folder: Path | None = None) -> Library:
+    """Read every clause file and the outline; raise BuildError listing all problems."""
+    folder = folder or clauses_dir()
+    problems: list[Diagnostic] = []
+    clauses = {}
+    for path in sorted(folder.glob("*.clause")):
+        clause, found = parse_clause(path)
+        problems += found
+        if clause is not None:
+            clauses[clause.key] = clause
+    raw = yaml.safe_load((folder / "outline.yaml").read_text(encoding="utf-8"))
+    outline = Outline(
+        recitals=tuple(raw.get("recitals", [])),
+        body=tuple(raw.get("body", [])),
+        schedules={kind: tuple(parts) for kind, parts in raw.get("schedules", {}).items()},
+        generated=tuple(GeneratedSchedule(g["title"], g.get("for_each", ""), tuple(g["parts"]))
+                        for g in raw.get("generated_schedules", [])),
+    )
+    for key in outline.all_keys():
+        if key not in clauses:
+            problems.append(_error(folder / "outline.yaml", 1, "S75-CLAUSE", f"outline names clause '{key}' but there is no {key}.clause"))
+    if problems:
+        raise BuildError(problems)
+    return Library(clauses, outline, folder)
+
+
+@lru_cache(maxsize=None)
+def default_library() -> Library:
+    return load_library()
+
+
+# --- the sandbox ---------------------------------------------------------------
+
+SENTINEL = re.compile("\ue000(\\d+)\ue001")
+
+
+class ValueSlots:
+    """Values a template prints are parked here and replaced by a private token.
+
+    The token goes through markup parsing untouched, so a value typed in YAML
+    is never read as markup or template source: it comes out as literal text.
+    """
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def park(self, value) -> Markup:
+        if isinstance(value, Money):
+            value = format_money(value)
+        text = " ".join(str(value).split())  # a value is one run of text
+        self.values.append(text)
+        return Markup(f"\ue000{len(self.values) - 1}\ue001")
+
+
+def _join(words, last: str) -> str:
+    items = [str(w) for w in words]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
+def _lower_first(text) -> str:
+    text = str(text)
+    return text[:1].lower() + text[1:]
+
+
+def make_environment(slots: ValueSlots, parties: dict | None = None) -> SandboxedEnvironment:
+    """A sandboxed Jinja environment whose printed values are parked as literal text."""
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=True, finalize=slots.park,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+        # {#anchor} is our paragraph-anchor markup, so Jinja comments use {## ##}.
+        comment_start_string="{##", comment_end_string="##}",
+    )
+    parties = parties or {}
+    env.filters.update({
+        "date": format_date,
+        "money": lambda m: format_money(m if isinstance(m, Money) else Money.parse(m)),
+        "join_and": lambda words: _join(words, "and"),
+        "join_or": lambda words: _join(words, "or"),
+        "party": lambda key: parties[key]["short_name"],
+        "party_name": lambda key: parties[key]["name"],
+        "lower_first": _lower_first,
+    })
+    return env
+
+
+def check_template(env: SandboxedEnvironment, clause: Clause) -> list[Diagnostic]:
+    """Template syntax errors of one clause, located in its file."""
+    problems = []
+    try:
+        env.parse(clause.body)
+    except TemplateSyntaxError as exc:
+        problems.append(Diagnostic(clause.location(exc.lineno or 1), ERROR, "S75-CLAUSE", f"template error: {exc.message}"))
+    for term, definition in clause.defines:
+        try:
+            env.parse(definition)
+        except TemplateSyntaxError as exc:
+            problems.append(Diagnostic(clause.location(1), ERROR, "S75-CLAUSE", f"definition of {term}: {exc.message}"))
+    return problems
