@@ -1,0 +1,526 @@
+"""Raw WordprocessingML that python-docx has no API for, in one place.
+
+Numbering definitions and restarts, bookmarks, fields (REF, PAGEREF, TOC,
+PAGE, NUMPAGES), a few table and style properties, settings, and the
+package normalisation that makes a build byte-for-byte reproducible.
+Everything here works on lxml elements; nothing here knows the document
+tree. Twips (1/20 pt) are used for all lengths, as in the XML itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from lxml import etree
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def el(tag: str, /, **attrs: str) -> etree._Element:
+    """A new ``w:`` element; attribute names are given without the prefix."""
+    node = OxmlElement(tag)
+    for name, value in attrs.items():
+        node.set(qn(f"w:{name}"), str(value))
+    return node
+
+
+def child(parent: etree._Element, tag: str, /, **attrs: str) -> etree._Element:
+    node = el(tag, **attrs)
+    parent.append(node)
+    return node
+
+
+def _ppr(p_or_style: etree._Element) -> etree._Element:
+    """The w:pPr of a paragraph or paragraph style, created in schema order."""
+    ppr = p_or_style.find(qn("w:pPr"))
+    if ppr is None:
+        ppr = el("w:pPr")
+        if p_or_style.tag == qn("w:style"):
+            # pPr comes after name/basedOn/next/link/uiPriority/qFormat... and before rPr
+            rpr = p_or_style.find(qn("w:rPr"))
+            if rpr is not None:
+                rpr.addprevious(ppr)
+            else:
+                p_or_style.append(ppr)
+        else:
+            p_or_style.insert(0, ppr)
+    return ppr
+
+
+def _insert_in_order(ppr: etree._Element, node: etree._Element, before: tuple[str, ...]) -> None:
+    """Insert ``node`` into a pPr ahead of the first sibling named in ``before``."""
+    for existing in ppr.findall(node.tag):
+        ppr.remove(existing)
+    for tag in before:
+        anchor = ppr.find(qn(tag))
+        if anchor is not None:
+            anchor.addprevious(node)
+            return
+    ppr.append(node)
+
+
+# Elements that follow w:numPr / w:outlineLvl inside w:pPr (ECMA-376 order).
+_AFTER_NUMPR = (
+    "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens",
+    "w:kinsoku", "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE",
+    "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing",
+    "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+    "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+    "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)
+_AFTER_OUTLINE = ("w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_AFTER_TABS = _AFTER_NUMPR[_AFTER_NUMPR.index("w:suppressAutoHyphens"):]
+_AFTER_SHD = _AFTER_NUMPR[_AFTER_NUMPR.index("w:shd"):]
+
+
+# --- numbering ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of a multi-level list: format, text, indents and linked style."""
+
+    fmt: str  # "decimal", "lowerLetter", "lowerRoman", "upperLetter"
+    text: str  # "%1.", "%1.%2", "(%4)"
+    left: int  # twips: where the text starts
+    hanging: int  # twips: how far the number hangs to the left of the text
+    style: str = ""  # style id linked to this level
+    bold: bool = False
+
+
+def abstract_num(abstract_id: int, name: str, levels: list[Level]) -> etree._Element:
+    """A ``w:abstractNum`` (multi-level, tab after the number) for ``levels``."""
+    node = el("w:abstractNum", abstractNumId=str(abstract_id))
+    child(node, "w:multiLevelType", val="multilevel")
+    child(node, "w:name", val=name)
+    for ilvl, level in enumerate(levels):
+        lvl = child(node, "w:lvl", ilvl=str(ilvl))
+        child(lvl, "w:start", val="1")
+        child(lvl, "w:numFmt", val=level.fmt)
+        if level.style:
+            child(lvl, "w:pStyle", val=level.style)
+        child(lvl, "w:suff", val="tab")
+        child(lvl, "w:lvlText", val=level.text)
+        child(lvl, "w:lvlJc", val="left")
+        ppr = child(lvl, "w:pPr")
+        tabs = child(ppr, "w:tabs")
+        child(tabs, "w:tab", val="num", pos=str(level.left))
+        child(ppr, "w:ind", left=str(level.left), hanging=str(level.hanging))
+        rpr = child(lvl, "w:rPr")
+        child(rpr, "w:b", val="1" if level.bold else "0")
+        child(rpr, "w:i", val="0")
+    return node
+
+
+def add_abstract_num(numbering: etree._Element, node: etree._Element) -> None:
+    """Abstract definitions must precede every ``w:num`` in numbering.xml."""
+    first_num = numbering.find(qn("w:num"))
+    if first_num is not None:
+        first_num.addprevious(node)
+    else:
+        numbering.append(node)
+
+
+def add_num(numbering: etree._Element, abstract_id: int, restart_levels: int = 0) -> int:
+    """Add a ``w:num`` for ``abstract_id`` and return its id.
+
+    With ``restart_levels`` > 0 each of the first n levels gets a
+    ``w:startOverride`` of 1, so this instance counts from 1 again instead of
+    continuing other instances of the same abstract list (Word's default).
+    """
+    used = [int(n) for n in numbering.xpath("./w:num/@w:numId")]
+    num_id = max(used, default=0) + 1
+    num = child(numbering, "w:num", numId=str(num_id))
+    child(num, "w:abstractNumId", val=str(abstract_id))
+    for ilvl in range(restart_levels):
+        override = child(num, "w:lvlOverride", ilvl=str(ilvl))
+        child(override, "w:startOverride", val="1")
+    return num_id
+
+
+def set_numbering(p_or_style: etree._Element, num_id: int, ilvl: int | None) -> None:
+    """Attach a paragraph or paragraph style to list ``num_id`` (at ``ilvl``)."""
+    numpr = el("w:numPr")
+    if ilvl is not None:
+        child(numpr, "w:ilvl", val=str(ilvl))
+    child(numpr, "w:numId", val=str(num_id))
+    _insert_in_order(_ppr(p_or_style), numpr, _AFTER_NUMPR)
+
+
+def set_outline_level(p_or_style: etree._Element, level: int) -> None:
+    """Outline level 0 is what ``TOC \\u`` collects as a first-level entry."""
+    _insert_in_order(_ppr(p_or_style), el("w:outlineLvl", val=str(level)), _AFTER_OUTLINE)
+
+
+def set_tabs(p_or_style: etree._Element, tabs: list[tuple[str, int, str]]) -> None:
+    """Tab stops as (alignment, position, leader), e.g. ("right", 9071, "dot")."""
+    node = el("w:tabs")
+    for align, pos, leader in tabs:
+        tab = child(node, "w:tab", val=align, pos=str(pos))
+        if leader:
+            tab.set(qn("w:leader"), leader)
+    _insert_in_order(_ppr(p_or_style), node, _AFTER_TABS)
+
+
+def set_paragraph_border(p_or_style: etree._Element, side: str, size: int = 6, space: int = 4) -> None:
+    """A single rule above or below (``side`` "top" or "bottom")."""
+    bdr = el("w:pBdr")
+    child(bdr, f"w:{side}", val="single", sz=str(size), space=str(space), color="auto")
+    _insert_in_order(_ppr(p_or_style), bdr, _AFTER_SHD)
+
+
+def clear_properties(style: etree._Element) -> None:
+    """Drop a built-in style's pPr/rPr so it can be defined from scratch."""
+    for tag in ("w:pPr", "w:rPr", "w:tblPr", "w:trPr", "w:tcPr", "w:tblStylePr"):
+        for node in style.findall(qn(tag)):
+            style.remove(node)
+
+
+# --- bookmarks ------------------------------------------------------------
+
+
+class Bookmarks:
+    """Deterministic, unique bookmark names and ids for one document.
+
+    Word limits names to 40 characters of letters, digits and underscores
+    and compares them without regard to case; names starting "_" are hidden.
+    """
+
+    MAX = 40
+
+    def __init__(self) -> None:
+        self._next_id = 1
+        self._taken: set[str] = set()
+        self.by_key: dict[str, str] = {}
+
+    def name_for(self, key: str, prefix: str = "_Ref_") -> str:
+        """The bookmark name for ``key`` (the same key always gets the same name)."""
+        if key in self.by_key:
+            return self.by_key[key]
+        clean = re.sub(r"[^A-Za-z0-9_]", "_", key)
+        name = prefix + clean
+        if len(name) > self.MAX or name.lower() in self._taken:
+            digest = hashlib.sha1(key.encode("utf-8")).hexdigest()
+            room = self.MAX - len(prefix) - 9
+            name = f"{prefix}{clean[:room]}_{digest[:8]}"
+            counter = 1
+            while name.lower() in self._taken:
+                tail = f"_{digest[:6]}{counter}"
+                name = f"{prefix}{clean[: self.MAX - len(prefix) - len(tail)]}{tail}"
+                counter += 1
+        self._taken.add(name.lower())
+        self.by_key[key] = name
+        return name
+
+    def wrap(self, p: etree._Element, name: str) -> None:
+        """Bookmark the whole content of paragraph ``p`` as ``name``."""
+        bm_id = str(self._next_id)
+        self._next_id += 1
+        start = el("w:bookmarkStart", id=bm_id, name=name)
+        ppr = p.find(qn("w:pPr"))
+        if ppr is not None:
+            ppr.addnext(start)
+        else:
+            p.insert(0, start)
+        p.append(el("w:bookmarkEnd", id=bm_id))
+
+
+# --- fields ---------------------------------------------------------------
+
+
+def _run(rpr: etree._Element | None) -> etree._Element:
+    run = el("w:r")
+    if rpr is not None:
+        run.append(_copy(rpr))
+    return run
+
+
+def _copy(node: etree._Element) -> etree._Element:
+    return etree.fromstring(etree.tostring(node))
+
+
+def text_run(text: str, rpr: etree._Element | None = None) -> etree._Element:
+    run = _run(rpr)
+    t = child(run, "w:t")
+    t.text = text
+    t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+    return run
+
+
+def field_runs(instr: str, result: str, rpr: etree._Element | None = None) -> list[etree._Element]:
+    """A complex field: begin, instruction, separate, cached result, end.
+
+    The cached result is what a reader sees before (or without) a field
+    update, so it must already be right.
+    """
+    begin = _run(rpr)
+    child(begin, "w:fldChar", fldCharType="begin")
+    code = _run(rpr)
+    instr_el = child(code, "w:instrText")
+    instr_el.text = f" {instr} "
+    instr_el.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+    sep = _run(rpr)
+    child(sep, "w:fldChar", fldCharType="separate")
+    end = _run(rpr)
+    child(end, "w:fldChar", fldCharType="end")
+    return [begin, code, sep, text_run(result, rpr), end]
+
+
+def append_field(p: etree._Element, instr: str, result: str, rpr: etree._Element | None = None) -> None:
+    for run in field_runs(instr, result, rpr):
+        p.append(run)
+
+
+def ref_instr(bookmark: str) -> str:
+    """Paragraph number of ``bookmark`` in full context (``\\w``), as a link."""
+    return f"REF {bookmark} \\w \\h"
+
+
+TOC_INSTR = 'TOC \\o "1-1" \\h \\z \\u'
+
+
+@dataclass(frozen=True)
+class TocEntry:
+    """One contents line: number ("1." or ""), text, and the heading's bookmark."""
+
+    number: str
+    text: str
+    bookmark: str
+    page: str = ""
+
+
+def toc_paragraphs(entries: list[TocEntry], style_id: str) -> list[etree._Element]:
+    """The TOC field as paragraphs whose cached result lists ``entries``.
+
+    Each entry links to its heading. Page numbers are only known after
+    layout, so an entry without ``page`` has no leader or PAGEREF: readers
+    that show cached results (LibreOffice, PDF export) get a clean list, and
+    Word rebuilds the whole table, with pages, when it updates fields.
+    """
+    paras: list[etree._Element] = []
+    lines = entries or [TocEntry("", "Contents: update fields to build this table.", "")]
+    for entry in lines:
+        p = el("w:p")
+        child(_ppr(p), "w:pStyle", val=style_id)
+        paras.append(p)
+        link = child(p, "w:hyperlink", anchor=entry.bookmark, history="1") if entry.bookmark else p
+        if entry.number:
+            link.append(text_run(entry.number))
+            child(child(link, "w:r"), "w:tab")
+        for i, line in enumerate(entry.text.split("\n")):
+            if i:
+                child(child(link, "w:r"), "w:br")
+            link.append(text_run(line))
+        if entry.bookmark and entry.page:
+            child(child(link, "w:r"), "w:tab")
+            for run in field_runs(f"PAGEREF {entry.bookmark} \\h", entry.page):
+                link.append(run)
+    begin = field_runs(TOC_INSTR, "")[:3]
+    ppr = paras[0].find(qn("w:pPr"))
+    for run in reversed(begin):
+        ppr.addnext(run)
+    end = el("w:r")
+    child(end, "w:fldChar", fldCharType="end")
+    paras[-1].append(end)
+    return paras
+
+
+def find_toc_paragraph(body: etree._Element) -> etree._Element | None:
+    """The paragraph holding the TOC field's instruction, if any."""
+    for instr in body.iter(qn("w:instrText")):
+        if (instr.text or "").strip().startswith("TOC"):
+            return instr.getparent().getparent()
+    return None
+
+
+def replace_toc(body: etree._Element, entries: list[TocEntry], style_id: str) -> bool:
+    """Swap the template's placeholder TOC paragraph for one listing ``entries``."""
+    old = find_toc_paragraph(body)
+    if old is None:
+        return False
+    for p in toc_paragraphs(entries, style_id):
+        old.addprevious(p)
+    old.getparent().remove(old)
+    return True
+
+
+# --- tables ---------------------------------------------------------------
+
+
+def set_repeat_header(tr: etree._Element) -> None:
+    """Repeat this row at the top of each page and never split it."""
+    trpr = tr.get_or_add_trPr()
+    child(trpr, "w:cantSplit")
+    child(trpr, "w:tblHeader")
+
+
+def set_cant_split(tr: etree._Element) -> None:
+    child(tr.get_or_add_trPr(), "w:cantSplit")
+
+
+def set_cell_shading(tc: etree._Element, fill: str) -> None:
+    tcpr = tc.get_or_add_tcPr()
+    for old in tcpr.findall(qn("w:shd")):
+        tcpr.remove(old)
+    shd = el("w:shd", val="clear", color="auto", fill=fill)
+    anchor = None
+    for tag in ("w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark"):
+        anchor = tcpr.find(qn(tag))
+        if anchor is not None:
+            break
+    if anchor is not None:
+        anchor.addprevious(shd)
+    else:
+        tcpr.append(shd)
+
+
+def table_style_properties(style: etree._Element, border_size: int, color: str, cell_margin: int) -> None:
+    """Borders on every edge and inner line, and cell margins, for a table style."""
+    tblpr = style.find(qn("w:tblPr"))
+    if tblpr is None:
+        tblpr = child(style, "w:tblPr")
+    borders = child(tblpr, "w:tblBorders")
+    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        child(borders, f"w:{side}", val="single", sz=str(border_size), space="0", color=color)
+    margins = child(tblpr, "w:tblCellMar")
+    child(margins, "w:top", w="40", type="dxa")
+    child(margins, "w:left", w=str(cell_margin), type="dxa")
+    child(margins, "w:bottom", w="40", type="dxa")
+    child(margins, "w:right", w=str(cell_margin), type="dxa")
+
+
+def set_table_borders_none(tbl: etree._Element) -> None:
+    """No borders at all (signature blocks are laid out with a table)."""
+    tblpr = tbl.tblPr
+    borders = el("w:tblBorders")
+    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        child(borders, f"w:{side}", val="nil")
+    anchor = None
+    for tag in ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption"):
+        anchor = tblpr.find(qn(tag))
+        if anchor is not None:
+            break
+    if anchor is not None:
+        anchor.addprevious(borders)
+    else:
+        tblpr.append(borders)
+
+
+def set_table_width_pct(tbl: etree._Element, pct: int = 100) -> None:
+    """Width as a percentage of the text column (fiftieths of a percent)."""
+    tblw = tbl.tblPr.find(qn("w:tblW"))
+    if tblw is None:
+        tblw = el("w:tblW")
+        style = tbl.tblPr.find(qn("w:tblStyle"))
+        (style.addnext if style is not None else lambda n: tbl.tblPr.insert(0, n))(tblw)
+    tblw.set(qn("w:w"), str(pct * 50))
+    tblw.set(qn("w:type"), "pct")
+
+
+# --- settings and package -------------------------------------------------
+
+
+def set_update_fields(settings: etree._Element) -> None:
+    """Ask Word to refresh REF, PAGEREF and TOC fields when the file is opened."""
+    for old in settings.findall(qn("w:updateFields")):
+        settings.remove(old)
+    node = el("w:updateFields", val="true")
+    # CT_Settings order: updateFields sits just before hdrShapeDefaults/compat.
+    for tag in _AFTER_UPDATE_FIELDS:
+        anchor = settings.find(qn(tag))
+        if anchor is not None:
+            anchor.addprevious(node)
+            return
+    settings.append(node)
+
+
+_AFTER_UPDATE_FIELDS = (
+    "w:hdrShapeDefaults", "w:footnotePr", "w:endnotePr", "w:compat", "w:docVars",
+    "w:rsids", "m:mathPr", "w:attachedSchema", "w:themeFontLang", "w:clrSchemeMapping",
+    "w:doNotIncludeSubdocsInStats", "w:doNotAutoCompressPictures", "w:forceUpgrade",
+    "w:captions", "w:readModeInkLockDown", "w:smartTagType", "w:shapeDefaults",
+    "w:doNotEmbedSmartTags", "w:decimalSymbol", "w:listSeparator",
+)
+
+
+_RSID_ATTR = re.compile(rb'\s+w:rsid[A-Za-z]*="[0-9A-Fa-f]*"')
+_RSIDS_ELEM = re.compile(rb"<w:rsids>.*?</w:rsids>|<w:rsids/>|<w:rsid w:val=\"[0-9A-Fa-f]*\"/>", re.S)
+_FIRST = ("[Content_Types].xml", "_rels/.rels")
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def strip_rsids(xml: bytes) -> bytes:
+    """Remove revision-session ids: they carry no meaning and vary by editor."""
+    return _RSIDS_ELEM.sub(b"", _RSID_ATTR.sub(b"", xml))
+
+
+def normalise_package(data: bytes) -> bytes:
+    """Re-zip a .docx with fixed order, timestamps and compression.
+
+    Zip entries otherwise carry the current time, so two builds of the same
+    agreement would differ.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        names = src.namelist()
+        blobs = {name: src.read(name) for name in names}
+    order = [n for n in _FIRST if n in blobs] + sorted(n for n in names if n not in _FIRST)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in order:
+            blob = blobs[name]
+            if name.endswith((".xml", ".rels")):
+                blob = strip_rsids(blob)
+            info = zipfile.ZipInfo(name, date_time=EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 0
+            info.external_attr = 0
+            dst.writestr(info, blob, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+    return out.getvalue()
+
+
+def set_doc_defaults(styles: etree._Element, font: str, half_points: int, lang: str) -> None:
+    """Document-wide font, size and language, replacing theme-font defaults.
+
+    Explicit font names (not theme references) so Word and LibreOffice agree.
+    """
+    old = styles.find(qn("w:docDefaults"))
+    defaults = el("w:docDefaults")
+    rpr = child(child(defaults, "w:rPrDefault"), "w:rPr")
+    child(rpr, "w:rFonts", ascii=font, hAnsi=font, eastAsia=font, cs=font)
+    child(rpr, "w:sz", val=str(half_points))
+    child(rpr, "w:szCs", val=str(half_points))
+    child(rpr, "w:lang", val=lang, eastAsia=lang, bidi="ar-SA")
+    ppr = child(child(defaults, "w:pPrDefault"), "w:pPr")
+    child(ppr, "w:spacing", after="0", line="240", lineRule="auto")
+    if old is not None:
+        old.addprevious(defaults)
+        styles.remove(old)
+    else:
+        styles.insert(0, defaults)
+
+
+def set_theme_font_lang(settings: etree._Element, lang: str) -> None:
+    node = settings.find(qn("w:themeFontLang"))
+    if node is not None:
+        node.attrib.clear()
+        node.set(qn("w:val"), lang)
+
+
+def set_app_properties(package, application: str) -> None:
+    """Replace docProps/app.xml (python-docx ships one naming another program)."""
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" '
+        'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+        f"<Application>{application}</Application><DocSecurity>0</DocSecurity>"
+        "</Properties>"
+    ).encode("utf-8")
+    for part in package.iter_parts():
+        if str(part.partname) == "/docProps/app.xml":
+            part._blob = xml

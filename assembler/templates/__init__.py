@@ -1,0 +1,1 @@
+"""The Word reference template (``reference.docx``) and the script that makes it."""
