@@ -159,3 +159,31 @@ def text(path: str, schedule: str) -> None:
 
     _, document, _ = assemble_source(DirectorySource(path), schedule=schedule)
     click.echo(render_text(document), nl=False)
+
+
+@cli.command()
+@click.argument("path")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+def compliance(path: str, fmt: str) -> None:
+    """List each statutory requirement, the YAML that meets it and the clause that states it.
+
+    Exits 1 if any requirement is MISSING.
+    """
+    from assembler.assemble import assemble
+    from assembler.compliance import compliance_rows, format_json, format_text
+    from assembler.loader import DirectorySource
+    from assembler.validate import validate_source
+
+    validation = validate_source(DirectorySource(path))
+    document = None
+    if validation.agreement is not None:
+        document, _ = assemble(validation.agreement)
+    elif validation.files is None or validation.files.framework is None:
+        _emit(validation.diagnostics, "text")
+        sys.exit(1)
+    rows = compliance_rows(validation, document)
+    click.echo(format_json(rows) if fmt == "json" else format_text(rows))
+    if document is None:
+        click.echo(f"the agreement has {len(validation.errors)} validation errors, so no clause numbers could be given; "
+                   "run s75 validate", err=True)
+    sys.exit(1 if document is None or any(r.missing for r in rows) else 0)

@@ -190,6 +190,17 @@ def with_defaults(data: Any, schema: Mapping, resolve) -> Any:
 
 # --- the agreement with its computed values -------------------------------
 
+# Values the model adds to the YAML data, by record; the clause library test
+# checks every name a clause reads against the schemas plus these.
+COMPUTED = {
+    "agreement": ("end", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
+                  "pooled_schedules", "party_index"),
+    "party": ("is_nhs", "is_council", "kind_label"),
+    "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "start", "end", "years",
+                 "effective_risk_share", "effective_underspend", "body", "capital_lines", "money",
+                 "grand_total"),
+}
+
 
 def _party(data: Mapping) -> Record:
     kind = data["kind"]

@@ -1,14 +1,13 @@
 """Find the data the program ships with: schemas, clause library, template.
 
 In a source checkout they sit at the top of the repository; in an installed
-wheel they are sub-packages of ``assembler`` (see pyproject.toml). Both are
+wheel they are data folders inside ``assembler`` (see pyproject.toml). Both are
 looked up here and nowhere else.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +19,7 @@ def _folder(name: str) -> Path:
     checkout = _REPO_ROOT / name
     if checkout.is_dir() and (_REPO_ROOT / "pyproject.toml").is_file():
         return checkout
-    return Path(str(resources.files(f"assembler.{name}")))
+    return Path(__file__).resolve().parent / name  # installed: assembler/<name>/
 
 
 def schemas_dir() -> Path:

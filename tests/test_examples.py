@@ -1,0 +1,152 @@
+"""Every example agreement validates, builds, builds the same twice, and opens in LibreOffice.
+
+LibreOffice is a program that is not ours: if it renders the clause numbers
+and cross-reference numbers the engine computed, the Word file is sound.
+In CI (CI set) a missing LibreOffice is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from assembler import tree
+from assembler.build import assemble_source, build
+from assembler.diagnostics import ValidationFailed
+from assembler.loader import DirectorySource
+from assembler.pdf import convert_to_pdf, find_soffice
+from assembler.validate import validate_source
+from conftest import EXAMPLES, edit
+
+IDS = [p.name for p in EXAMPLES]
+
+
+def _need_libreoffice():
+    if find_soffice() and shutil.which("pdftotext"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail("LibreOffice (soffice) and pdftotext must be installed in CI; .ci/run installs them")
+    pytest.skip("LibreOffice or pdftotext not installed")
+
+
+def test_there_are_four_examples():
+    assert {p.name for p in EXAMPLES} >= {"portsmouth-framework-2022", "haringey-2016", "southampton-bcf-2017",
+                                          "portsmouth-bcf-2017"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_example_validates_without_errors(example):
+    result = validate_source(DirectorySource(str(example)))
+    assert result.errors == [], "\n".join(d.format() for d in result.errors)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Each example built once as a draft (or final where its status is final)."""
+    out = tmp_path_factory.mktemp("built")
+    results = {}
+    for example in EXAMPLES:
+        results[example.name] = build(str(example), out / f"{example.name}.docx")
+    return results
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_build_is_byte_identical_twice(example, built, tmp_path):
+    again = build(str(example), tmp_path / "again.docx")
+    assert again.output.read_bytes() == built[example.name].output.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def pdf_text(built, tmp_path_factory):
+    _need_libreoffice()
+    outdir = tmp_path_factory.mktemp("pdf")
+    pdfs = convert_to_pdf([r.output for r in built.values()], outdir)
+    texts = {}
+    for name, pdf in zip(built, pdfs):
+        texts[name] = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                                     capture_output=True, text=True).stdout
+    return texts
+
+
+def _numbers(document: tree.Document) -> tuple[set[str], set[str]]:
+    """Clause numbers (levels 1-2 of the body) and every cross-reference number."""
+    clauses, refs = set(), set()
+    for section in document.sections:
+        for block in section.blocks:
+            if isinstance(block, tree.Para):
+                if section.kind == "body" and block.level in (1, 2):
+                    clauses.add(block.full_number)
+                refs |= {p.number for p in block.parts if isinstance(p, tree.Ref)}
+    return clauses, refs
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_libreoffice_renders_the_engine_numbers(example, built, pdf_text):
+    text = pdf_text[example.name]
+    document = built[example.name].document
+    clauses, refs = _numbers(document)
+    tokens = set(re.findall(r"(?<![\d.])\d+(?:\.\d+)*(?:\([a-z]+\))*", text))
+    missing = sorted(n for n in clauses if n not in tokens and f"{n}." not in text)
+    assert not missing, f"clause numbers not rendered by LibreOffice: {missing[:10]}"
+    missing_refs = sorted(n for n in refs if n not in text)
+    assert not missing_refs, f"cross-reference numbers not rendered: {missing_refs[:10]}"
+    for bad in ("{{", "{%", "Error!", "Reference source not found"):
+        assert bad not in text
+    execution = text[text.rfind("executed"):] if "executed" in text else text
+    for party in document.parties:
+        assert " ".join(party.name.split()) in " ".join(execution.split())
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_draft_marking_follows_status(example, built, pdf_text):
+    status = built[example.name].document.status
+    assert ("DRAFT" in pdf_text[example.name]) == (status == "draft")
+
+
+def test_southampton_builds_final_and_is_never_overwritten_silently(tmp_path):
+    example = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
+    target = tmp_path / "final.docx"
+    build(str(example), target, final=True)
+    first = target.read_bytes()
+    from assembler.diagnostics import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        build(str(example), target, final=True)
+    assert caught.value.diagnostics[0].code == "S75-OVERWRITE"
+    build(str(example), target, final=True, force=True)
+    assert target.read_bytes() == first
+
+
+@pytest.mark.parametrize("example", [p for p in EXAMPLES if p.name != "southampton-bcf-2017"], ids=lambda p: p.name)
+def test_final_refuses_drafts_with_tbc(example, tmp_path):
+    result = validate_source(DirectorySource(str(example)))
+    if not any(d.code == "S75-TBC" for d in result.diagnostics):
+        pytest.skip("this example has nothing to be confirmed")
+    with pytest.raises(ValidationFailed) as caught:
+        build(str(example), tmp_path / "x.docx", final=True)
+    assert any(d.code == "S75-TBC" for d in caught.value.diagnostics)
+    assert not (tmp_path / "x.docx").exists()
+
+
+def test_failed_build_leaves_previous_output_untouched(base_copy, tmp_path):
+    target = tmp_path / "out.docx"
+    build(str(base_copy), target)
+    before = target.read_bytes()
+    edit(base_copy / "agreement.yaml", "status: draft", "status: drafty")
+    with pytest.raises(ValidationFailed):
+        build(str(base_copy), target)
+    assert target.read_bytes() == before
+
+
+def test_single_schedule_build_has_only_that_schedule(tmp_path):
+    example = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
+    _, document, _ = assemble_source(DirectorySource(str(example)))
+    key = next(s.key for s in document.sections if s.kind == "schedule")
+    result = build(str(example), tmp_path / "one.docx", schedule=key)
+    kinds = [s.kind for s in result.document.sections]
+    assert kinds == ["schedule"] and result.document.sections[0].key == key
