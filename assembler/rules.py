@@ -18,7 +18,7 @@ import yaml
 from assembler.diagnostics import ERROR, WARNING, Diagnostic
 from assembler.loader import YamlFile
 from assembler.model import (
-    COUNCIL_KINDS, NHS_KINDS, Money, agreement_end, financial_year_ok, parse_date,
+    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, financial_year_ok, parse_date,
     total, year_bounds,
 )
 from assembler.resources import data_file
@@ -223,7 +223,7 @@ def financial_years_valid(ctx: Context):
     start = parse_date(ctx.data["commencement"])
     end = agreement_end(ctx.data)
     if "extension" in ctx.data["term"]:
-        end = end.replace(year=end.year + ctx.data["term"]["extension"]["years"])
+        end = add_years(end, ctx.data["term"]["extension"]["years"])
     for doc in ctx.schedules:
         paths = [(("lines", n, "contributions", y), y) for n, l in enumerate(doc.data.get("lines", []))
                  for y in l["contributions"]]
@@ -387,7 +387,7 @@ def schedule_kind_matches_content(ctx: Context):
         if kind == "s256":
             s256 = doc.data.get("s256")
             if s256 is None:
-                yield _at(doc, ("kind",), "S75-S256", "an s256 schedule must say who pays whom and for what",
+                yield _at(doc, (), "S75-S256", "an s256 schedule must say who pays whom and for what",
                           "add s256: with payer, recipient, purpose and conditions")
                 continue
             parties = ctx.parties

@@ -12,7 +12,7 @@ import difflib
 import json
 from functools import lru_cache
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
@@ -34,10 +34,19 @@ def load_schema(name: str) -> dict:
     return json.loads((schemas_dir() / filename).read_text(encoding="utf-8"))
 
 
+# JSON Schema counts 1500000.0 as an integer; for money that would let an
+# inexact YAML float through, so only true integers are integers here.
+_StrictIntegers = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)),
+)
+
+
 @lru_cache(maxsize=None)
-def _validator(name: str) -> Draft202012Validator:
+def _validator(name: str):
     registry = Registry().with_resource(_COMMON, Resource.from_contents(load_schema("common")))
-    return Draft202012Validator(load_schema(name), registry=registry, format_checker=FormatChecker())
+    return _StrictIntegers(load_schema(name), registry=registry, format_checker=FormatChecker())
 
 
 def human_path(path) -> str:
