@@ -13,8 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
@@ -172,9 +172,11 @@ class ValueSlots:
         self.values: list[str] = []
 
     def park(self, value) -> Markup:
+        if callable(value) and not isinstance(value, Undefined):  # a method or class is Python, not agreement data
+            raise SecurityError(f"printing {type(value).__name__} objects is not allowed; print a value of the agreement")
         if isinstance(value, Money):
             value = format_money(value)
-        text = " ".join(str(value).split())  # a value is one run of text
+        text = re.sub(r"\s+", " ", str(value))  # a value is one run of text
         self.values.append(text)
         return Markup(f"\ue000{len(self.values) - 1}\ue001")
 
@@ -187,8 +189,17 @@ def _join(words, last: str) -> str:
 
 
 def _lower_first(text) -> str:
+    """"The Council" -> "the Council", but "NHS England" stays as it is."""
     text = str(text)
+    if text[1:2].isupper():
+        return text
     return text[:1].lower() + text[1:]
+
+
+def _sentence(text) -> str:
+    """A YAML value used as a whole sentence: ends with a full stop, whatever was typed."""
+    text = str(text).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def make_environment(slots: ValueSlots, parties: dict | None = None) -> SandboxedEnvironment:
@@ -199,6 +210,8 @@ def make_environment(slots: ValueSlots, parties: dict | None = None) -> Sandboxe
         # {#anchor} is our paragraph-anchor markup, so Jinja comments use {## ##}.
         comment_start_string="{##", comment_end_string="##}",
     )
+    # The model is the only data a clause sees: no Jinja globals (cycler, lipsum, range...).
+    env.globals.clear()
     parties = parties or {}
     env.filters.update({
         "date": format_date,
@@ -208,6 +221,7 @@ def make_environment(slots: ValueSlots, parties: dict | None = None) -> Sandboxe
         "party": lambda key: parties[key]["short_name"],
         "party_name": lambda key: parties[key]["name"],
         "lower_first": _lower_first,
+        "sentence": _sentence,
     })
     return env
 

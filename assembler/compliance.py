@@ -70,7 +70,9 @@ def compliance_rows(validation: Validation, document: tree.Document | None) -> l
             yaml_where = ", ".join(str(loc) for loc in result.locations)
         else:
             yaml_where = "(stated by the clause library)"
-        rows.append(Row(scope, req.regulation, req.requirement, req.code, yaml_where, cites.get(key, MISSING)))
+        # A schedule row may be stated in the schedule itself or, once for all schemes, in the body.
+        clause = cites.get(key) or cites.get(req.clause, MISSING)
+        rows.append(Row(scope, req.regulation, req.requirement, req.code, yaml_where, clause))
     return rows
 
 

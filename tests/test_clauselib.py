@@ -42,7 +42,9 @@ def _properties(schema) -> set[str]:
 KNOWN_NAMES = (_properties(load_schema("framework")) | _properties(load_schema("schedule"))
                | {n for names in COMPUTED.values() for n in names}
                | {"get", "items", "keys", "values", "year", "rows", "partner_totals", "revenue_total",
-                  "capital_total", "total", "amounts", "name", "type", "amount", "is_tbc"})
+                  "capital_total", "total", "amounts", "name", "type", "amount", "is_tbc"}
+               # Jinja's own loop variable.
+               | {"index", "index0", "first", "last", "revindex", "revindex0", "length"})
 
 
 def _attribute_chains(tree):
