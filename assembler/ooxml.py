@@ -524,3 +524,183 @@ def set_app_properties(package, application: str) -> None:
     for part in package.iter_parts():
         if str(part.partname) == "/docProps/app.xml":
             part._blob = xml
+
+
+# --- tracked changes (redline) -------------------------------------------------
+#
+# The redline writes an ordinary document whose text carries private-use
+# marker characters, then turns the marked stretches into w:ins / w:del here.
+# Inline: ``start_ins`` / ``start_del`` ... ``end`` inside one paragraph's
+# runs. Rows: a row whose first cell starts with ``row_ins`` / ``row_del``.
+# Blocks: a paragraph holding only ``block_ins`` / ``block_del`` opens a
+# region of whole paragraphs and tables, closed by one holding ``block_end``.
+
+
+@dataclass(frozen=True)
+class ChangeMarks:
+    start_ins: str
+    start_del: str
+    end: str
+    row_ins: str
+    row_del: str
+    block_ins: str
+    block_del: str
+    block_end: str
+
+    @property
+    def all(self) -> str:
+        return "".join((self.start_ins, self.start_del, self.end, self.row_ins, self.row_del,
+                        self.block_ins, self.block_del, self.block_end))
+
+
+class _Revisions:
+    def __init__(self, author: str, date: str, first_id: int):
+        self.author, self.date, self.next_id = author, date, first_id
+
+    def mark(self, kind: str) -> etree._Element:
+        node = el(f"w:{kind}", id=str(self.next_id), author=self.author, date=self.date)
+        self.next_id += 1
+        return node
+
+
+def _set_deleted_text(run: etree._Element) -> None:
+    for t in run.findall(qn("w:t")):
+        t.tag = qn("w:delText")
+    for t in run.findall(qn("w:instrText")):
+        t.tag = qn("w:delInstrText")
+
+
+def _split_run(run: etree._Element, marks: ChangeMarks, mode: str, forced: str) -> tuple[list, str]:
+    """The run cut at marker characters: [(mode, new run)], and the mode after it."""
+    rpr = run.find(qn("w:rPr"))
+    pieces: list[tuple[str, etree._Element]] = []
+    for atom in run:
+        if atom.tag == qn("w:rPr"):
+            continue
+        if atom.tag != qn("w:t") or not any(c in (atom.text or "") for c in marks.all):
+            new = _run(rpr)
+            new.append(_copy(atom))
+            pieces.append((forced or mode, new))
+            continue
+        text = atom.text or ""
+        chunk = ""
+        for char in text + "\0":
+            if char in marks.all or char == "\0":
+                if chunk:
+                    pieces.append((forced or mode, text_run(chunk, rpr)))
+                chunk = ""
+                if char == marks.start_ins:
+                    mode = "ins"
+                elif char == marks.start_del:
+                    mode = "del"
+                elif char == marks.end:
+                    mode = ""
+            else:
+                chunk += char
+    return pieces, mode
+
+
+def _mark_paragraph_runs(p: etree._Element, marks: ChangeMarks, revisions: _Revisions, forced: str = "") -> None:
+    mode = ""
+    for run in list(p.iter(qn("w:r"))):
+        if run.getparent() is None or run.getparent().tag in (qn("w:ins"), qn("w:del")):
+            continue
+        texts = "".join(t.text or "" for t in run.findall(qn("w:t")))
+        if not forced and not mode and not any(c in texts for c in marks.all):
+            continue
+        pieces, mode = _split_run(run, marks, mode, forced)
+        parent = run.getparent()
+        for kind, new in pieces:
+            if kind:
+                wrapper = revisions.mark(kind)
+                if kind == "del":
+                    _set_deleted_text(new)
+                wrapper.append(new)
+                new = wrapper
+            run.addprevious(new)
+        parent.remove(run)
+
+
+def _mark_paragraph_mark(p: etree._Element, kind: str, revisions: _Revisions) -> None:
+    ppr = _ppr(p)
+    rpr = ppr.find(qn("w:rPr"))
+    if rpr is None:
+        rpr = el("w:rPr")
+        _insert_in_order(ppr, rpr, ("w:sectPr", "w:pPrChange"))
+    rpr.insert(0, revisions.mark(kind))
+
+
+def _mark_row(tr: etree._Element, kind: str, revisions: _Revisions) -> None:
+    trpr = tr.find(qn("w:trPr"))
+    if trpr is None:
+        trpr = el("w:trPr")
+        anchor = tr.find(qn("w:tblPrEx"))
+        (anchor.addnext if anchor is not None else lambda n: tr.insert(0, n))(trpr)
+    change = trpr.find(qn("w:trPrChange"))
+    node = revisions.mark(kind)
+    (change.addprevious if change is not None else trpr.append)(node)
+
+
+def _only_text(p: etree._Element) -> str:
+    return "".join(t.text or "" for t in p.iter(qn("w:t")))
+
+
+def _mark_table(tbl: etree._Element, marks: ChangeMarks, revisions: _Revisions, forced: str) -> None:
+    for tr in tbl.iter(qn("w:tr")):
+        row = forced
+        first = tr.find(f"{qn('w:tc')}")
+        lead = _only_text(first) if first is not None else ""
+        if not row and lead[:1] in (marks.row_ins, marks.row_del) and lead[:1]:
+            row = "ins" if lead[0] == marks.row_ins else "del"
+        if row:
+            _mark_row(tr, row, revisions)
+        for p in tr.iter(qn("w:p")):
+            _mark_paragraph_runs(p, marks, revisions, row)
+
+
+def apply_tracked_changes(body: etree._Element, marks: ChangeMarks, author: str, date: str) -> None:
+    """Turn marker characters in ``body`` into tracked insertions and deletions."""
+    used = [int(n) for n in body.xpath(".//w:bookmarkStart/@w:id", namespaces={"w": W_NS}) if n.isdigit()]
+    revisions = _Revisions(author, date, max(used, default=0) + 1)
+    region = ""
+    for node in list(body):
+        if node.tag == qn("w:p") and _only_text(node) in (marks.block_ins, marks.block_del, marks.block_end):
+            text = _only_text(node)
+            region = "ins" if text == marks.block_ins else "del" if text == marks.block_del else ""
+            brk = node.find(f"{qn('w:pPr')}/{qn('w:pageBreakBefore')}")
+            following = node.getnext()
+            if brk is not None and following is not None and following.tag == qn("w:p"):
+                _insert_in_order(_ppr(following), el("w:pageBreakBefore"), _AFTER_PAGE_BREAK)
+            body.remove(node)
+            continue
+        if node.tag == qn("w:p"):
+            _mark_paragraph_runs(node, marks, revisions, region)
+            if region:
+                _mark_paragraph_mark(node, region, revisions)
+        elif node.tag == qn("w:tbl"):
+            _mark_table(node, marks, revisions, region)
+
+
+_AFTER_PAGE_BREAK = (
+    "w:framePr", "w:widowControl", "w:numPr", "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs",
+    "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct", "w:topLinePunct",
+    "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid", "w:spacing",
+    "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+    "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId",
+    "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)
+
+
+def track_changes_in_package(data: bytes, marks: ChangeMarks, author: str, date: str) -> bytes:
+    """A built .docx with its marker characters turned into tracked changes, re-normalised."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        blobs = {name: src.read(name) for name in src.namelist()}
+    root = etree.fromstring(blobs["word/document.xml"])
+    body = root.find(qn("w:body"))
+    apply_tracked_changes(body, marks, author, date)
+    blobs["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, blob in blobs.items():
+            dst.writestr(name, blob)
+    return normalise_package(out.getvalue())
