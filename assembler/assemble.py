@@ -8,6 +8,8 @@ collected and raised together as one BuildError.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from assembler import tree
 from assembler.clauselib import Library, default_library
 from assembler.diagnostics import ERROR, WARNING, BuildError, Diagnostic, Location
@@ -26,6 +28,22 @@ def assemble(agreement: Record, library: Library | None = None, only_schedule: s
     Raises BuildError if any clause cannot be rendered or any reference or
     defined term is broken.
     """
+    return resolve_document(render_document(agreement, library, only_schedule, compliance_annex))
+
+
+@dataclass
+class Rendered:
+    """A planned and rendered document, not yet numbered or cross-referenced."""
+
+    document: tree.Document
+    renderer: Renderer
+    used: set[str]
+    only_schedule: str
+
+
+def render_document(agreement: Record, library: Library | None = None, only_schedule: str = "",
+                    compliance_annex: list[tree.Block] | None = None) -> Rendered:
+    """Plan and render: choose the clauses, render them and fill in the definitions."""
     library = library or default_library()
     renderer = Renderer(library, agreement)
     sections = []
@@ -53,11 +71,21 @@ def assemble(agreement: Record, library: Library | None = None, only_schedule: s
         keywords=", ".join(p.name for p in agreement.parties),
         iso_date=agreement.get("agreement_date", agreement.commencement),
     )
+    return Rendered(document, renderer, used, only_schedule)
+
+
+def resolve_document(rendered: Rendered) -> tuple[tree.Document, list[Diagnostic]]:
+    """Number and cross-reference a rendered document (in place) and lint its defined terms.
+
+    Raises BuildError with every problem found in rendering and here.
+    """
+    document, renderer, used, only_schedule = (rendered.document, rendered.renderer, rendered.used,
+                                               rendered.only_schedule)
     number_document(document)
     problems = renderer.problems + resolve_references(document, partial=bool(only_schedule))
     warnings = []
     if not only_schedule:
-        problems += _undefined_terms(renderer, used, library)
+        problems += _undefined_terms(renderer, used, renderer.library)
         warnings += _unused_terms(renderer, used)
     if any(p.level == ERROR for p in problems):
         raise BuildError(problems)
@@ -151,10 +179,10 @@ def _execution(agreement: Record) -> tree.Section:
         "This Agreement has been executed by the Partners on the date written at the beginning of it.")], level=0)]
     for party in agreement.parties:
         officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
+        # The writer words a signatory block itself ("Signed by ... for and on behalf of ...").
+        intro = ""
         if party.execution.method == "common_seal":
             intro = f"The common seal of {party.name} was affixed to this Agreement in the presence of:"
-        else:
-            intro = f"Signed for and on behalf of {party.name} by:"
         blocks.append(tree.SignatureBlock(party.name, party.execution.method, officers, intro=intro))
     return tree.Section("execution", "Execution", blocks, key="execution")
 

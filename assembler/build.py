@@ -7,12 +7,14 @@ replaces an earlier final document without ``force``.
 
 from __future__ import annotations
 
+import os
+import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assembler import tree
-from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, UsageError, ValidationFailed
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, S75Error, UsageError, ValidationFailed
 from assembler.loader import DirectorySource
 from assembler.validate import Validation, validate_source
 
@@ -46,7 +48,7 @@ def is_final_document(path: Path) -> bool:
             core = archive.read("docProps/core.xml").decode("utf-8", "replace")
     except (OSError, KeyError, zipfile.BadZipFile):
         return False
-    return "<cp:contentStatus>Final</cp:contentStatus>" in core
+    return re.search(r"<cp:contentStatus>\s*final\s*</cp:contentStatus>", core, re.IGNORECASE) is not None
 
 
 def open_blanks(document: tree.Document) -> list[str]:
@@ -90,8 +92,6 @@ def assemble_source(source, final: bool = False, schedule: str = "", compliance_
                                          f"a final document cannot contain the blank '{label}'",
                                          "complete it in the YAML (or the clause) before the final build")
                               for label in sorted(set(blanks))])
-        if warnings:
-            raise BuildError([Diagnostic(w.location, ERROR, w.code, w.message, w.hint) for w in warnings])
     return validation, document, warnings
 
 
@@ -108,8 +108,60 @@ def build(path: str, output: Path | None = None, final: bool = False, force: boo
         raise _usage(output, "S75-OVERWRITE", "a final document already exists here and is never overwritten silently",
                      "use --force to replace it, or choose another file with -o")
     write_docx(document, output)
+    if final:
+        from assembler.provenance import write_manifest
+        write_manifest(path, output, final=final, schedule=schedule, compliance_annex=compliance_annex)
     pdf_path = None
     if pdf:
         from assembler.pdf import convert_to_pdf
         pdf_path = convert_to_pdf([output], output.parent)[0]
     return BuildResult(output, document, validation, tuple(warnings), pdf_path)
+
+
+def build_all(paths: list[str], output: Path | None = None, outdir: Path | None = None, final: bool = False,
+              force: bool = False, schedule: str = "", pdf: bool = False,
+              compliance_annex: bool = False) -> tuple[list[BuildResult], list[S75Error]]:
+    """Build several agreements in one process: (the builds that worked, the errors of the others).
+
+    ``output`` names the file for a single PATH; otherwise each document is
+    ``<outdir or .>/<agreement>.docx``. One agreement's errors do not stop
+    the others. With ``pdf`` every document built goes through one
+    LibreOffice run, not one each.
+    """
+    if output is not None and (len(paths) != 1 or outdir is not None):
+        raise _usage(output, "S75-OUTPUT", "-o names one output file, so it takes exactly one PATH",
+                     "give one PATH with -o, or use --outdir DIR for several")
+    outputs = [output or (outdir or Path()) / default_output(path, schedule) for path in paths]
+    seen: dict[Path, str] = {}
+    clashes = []
+    for path, out in zip(paths, outputs):
+        key = Path(os.path.abspath(out))
+        if key in seen:
+            clashes.append(_usage(out, "S75-OUTPUT", f"{seen[key]} and {path} would both be written to {out}",
+                                  "build them into different folders, or rename one agreement directory"))
+        seen.setdefault(key, path)
+    if clashes:
+        raise UsageError([d for c in clashes for d in c.diagnostics])
+    if outdir is not None:
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _usage(outdir, "S75-OUTPUT", f"cannot create {outdir}: {exc.strerror or exc}",
+                         "choose an output folder you can write to") from exc
+    results: list[BuildResult] = []
+    failures: list[S75Error] = []
+    for path, out in zip(paths, outputs):
+        try:
+            results.append(build(path, out, final=final, force=force, schedule=schedule,
+                                 compliance_annex=compliance_annex))
+        except S75Error as exc:
+            failures.append(exc)
+    if pdf and results:
+        from assembler.pdf import convert_to_pdf
+        try:
+            pdfs = convert_to_pdf([r.output for r in results], results[0].output.parent)
+        except S75Error as exc:
+            failures.append(exc)
+        else:
+            results = [replace(r, pdf=p) for r, p in zip(results, pdfs)]
+    return results, failures

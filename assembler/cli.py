@@ -56,7 +56,7 @@ def main() -> None:
                    "(hint: flatten the YAML structure)")
         sys.exit(1)
     except Exception as exc:  # a bug: say so plainly, in one line, without a traceback
-        click.echo(f"<s75>:1:1: error [S75-INTERNAL] unexpected {type(exc).__name__}: {exc} "
+        click.echo(f"<s75>:1:1: error [S75-INTERNAL] unexpected {type(exc).__name__}: {' '.join(str(exc).split())} "
                    "(hint: this is a bug in s75; please report it with the input that caused it)")
         sys.exit(1)
 
@@ -131,21 +131,39 @@ def _describe_schema(node, resolve, prefix: str, depth: int = 0):
 
 
 @cli.command()
-@click.argument("path")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the .docx (default: ./<agreement>.docx).")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the .docx, for one PATH (default: ./<agreement>.docx).")
+@click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Write each agreement's .docx (and .pdf) to DIR/<agreement>.docx (default: the current folder).")
 @click.option("--final", is_flag=True, help="Build the signing version: refuses warnings, tbc and blanks; no DRAFT marking.")
 @click.option("--force", is_flag=True, help="Allow replacing an existing final document.")
-@click.option("--schedule", "schedule", default="", metavar="KEY", help="Build only this schedule, for separate sign-off.")
-@click.option("--pdf", is_flag=True, help="Also convert to PDF with LibreOffice.")
+@click.option("--schedule", "schedule", default="", metavar="KEY", help="Build only this schedule, for separate sign-off (one PATH).")
+@click.option("--pdf", is_flag=True, help="Also convert to PDF with LibreOffice (one LibreOffice run for all PATHs).")
 @click.option("--compliance-annex", is_flag=True, help="Draft only: add the statutory compliance table as an annex.")
-def build(path: str, output: Path | None, final: bool, force: bool, schedule: str, pdf: bool, compliance_annex: bool) -> None:
-    """Assemble the agreement at PATH into a Word document."""
-    from assembler.build import build as run_build
+def build(paths: tuple[str, ...], output: Path | None, outdir: Path | None, final: bool, force: bool, schedule: str,
+          pdf: bool, compliance_annex: bool) -> None:
+    """Assemble the agreements at PATH... into Word documents.
 
-    result = run_build(path, output, final=final, force=force, schedule=schedule, pdf=pdf,
-                       compliance_annex=compliance_annex)
-    _emit(list(result.validation.warnings) + list(result.warnings), "text")
-    click.echo(f"wrote {result.output}" + (f" and {result.pdf}" if result.pdf else ""), err=True)
+    Several PATHs are built in one process (one agreement's errors do not
+    stop the others), and with --pdf converted in one LibreOffice run.
+    """
+    from assembler.build import build_all
+    from assembler.diagnostics import UsageError
+
+    if schedule and len(paths) > 1:
+        raise click.UsageError("--schedule builds one schedule of one agreement: give exactly one PATH")
+    results, failures = build_all(list(paths), output, outdir, final=final, force=force, schedule=schedule,
+                                  pdf=pdf, compliance_annex=compliance_annex)
+    if len(paths) == 1 and failures and not results:
+        raise failures[0]  # one agreement: exactly as before, exit 2 for usage errors, 1 otherwise
+    for result in results:
+        _emit(list(result.validation.warnings) + list(result.warnings), "text")
+        click.echo(f"wrote {result.output}" + (f" and {result.pdf}" if result.pdf else ""), err=True)
+    for failure in failures:
+        _emit(failure.diagnostics, "text")
+    if len(paths) > 1:
+        click.echo(f"built {len(results)} of {len(paths)} agreements", err=True)
+    if failures:
+        sys.exit(2 if all(isinstance(f, UsageError) for f in failures) else 1)
 
 
 @cli.command()
@@ -187,3 +205,6 @@ def compliance(path: str, fmt: str) -> None:
         click.echo(f"the agreement has {len(validation.errors)} validation errors, so no clause numbers could be given; "
                    "run s75 validate", err=True)
     sys.exit(1 if document is None or any(r.missing for r in rows) else 0)
+
+from assembler.provenance_cli import register_provenance_commands; register_provenance_commands(cli)  # noqa: E402,E702
+from assembler.review_cli import register_review_commands; register_review_commands(cli)  # noqa: E402,E702

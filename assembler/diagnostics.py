@@ -28,6 +28,10 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+# Everything str.splitlines() splits at, written as an escape instead.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding: where, how bad, a stable code, what is wrong, how to fix it."""
@@ -39,10 +43,11 @@ class Diagnostic:
     hint: str = ""
 
     def format(self) -> str:
+        """One line, always: line breaks inside a quoted value (a YAML key may hold one) are escaped."""
         text = f"{self.location}: {self.level} [{self.code}] {self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
-        return text
+        return text.translate(_LINE_BREAKS)
 
     def as_json(self) -> dict:
         data = asdict(self)

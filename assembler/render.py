@@ -110,7 +110,7 @@ class Renderer:
         except SecurityError as exc:
             self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE-SANDBOX",
                                             f"clause '{clause.key}' tried something the sandbox forbids: {exc}"))
-        except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (TemplateError, TypeError, ValueError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
             self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
                                             f"clause '{clause.key}' could not be rendered: {exc}"))
         return None

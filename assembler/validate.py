@@ -40,6 +40,14 @@ class Validation:
 def validate_source(source) -> Validation:
     """Validate an agreement read from a source (a directory, or git objects)."""
     files, findings = load_agreement(source)
+    return validate_files(files, findings)
+
+
+def validate_files(files: AgreementFiles | None, findings) -> Validation:
+    """Check loaded files (shape, rules, requirements) and build the model if clean.
+
+    ``findings`` are the loader's diagnostics for these files.
+    """
     findings = list(findings)
     if files is None or files.framework is None:
         return Validation(files, tuple(sorted_diagnostics(findings)))

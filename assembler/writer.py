@@ -129,16 +129,21 @@ def _set_properties(docx, document: tree.Document) -> None:
     """Core properties from the agreement; dates from the agreement, never the clock."""
     props = docx.core_properties
     when = _agreement_datetime(document)
-    props.title = clean(document.title)
-    props.subject = clean(document.subject or document.subtitle)
-    props.keywords = clean(document.keywords)
+    props.title = _property(document.title)
+    props.subject = _property(document.subject or document.subtitle)
+    props.keywords = _property(document.keywords)
     props.author = props.last_modified_by = AUTHOR
-    props.version = clean(document.version)
-    props.content_status = clean(document.status)
+    props.version = _property(document.version)
+    props.content_status = _property(document.status)
     props.language = "en-GB"
     props.comments = props.category = props.identifier = ""
     props.revision = 1
     props.created = props.modified = props.last_printed = when
+
+
+def _property(text: str) -> str:
+    """A core property value: Word (and python-docx) hold at most 255 characters."""
+    return clean(text)[:255]
 
 
 def _agreement_datetime(document: tree.Document) -> dt.datetime:
@@ -305,7 +310,7 @@ class _BodyWriter:
                 run.bold = part.bold or None
                 run.italic = part.italic or None
             elif isinstance(part, tree.TermUse):
-                p.add_run(clean(part.term))
+                p.add_run(clean(part.shown))
             elif isinstance(part, tree.Ref):
                 self._ref(p, part)
             elif isinstance(part, tree.Blank):

@@ -169,3 +169,17 @@ def test_numbering_is_unique_and_ordered(levels):
     assert len(set(full)) == len(full)
     headings = [int(b.number.rstrip(".")) for b in section.blocks if b.level == 1]
     assert headings == list(range(1, len(headings) + 1))
+
+
+def test_written_document_uses_each_terms_wording(tmp_path):
+    """[[Partner|Partners]] must read "Partners" in Word, not the bare term."""
+    import docx
+
+    from assembler.writer import write_docx
+
+    document, _ = _build()
+    target = tmp_path / "terms.docx"
+    write_docx(document, target)
+    text = "\n".join(p.text for p in docx.Document(str(target)).paragraphs)
+    assert "The Partners expect that" in text
+

@@ -1,0 +1,307 @@
+"""Provenance of a final document: a manifest beside it, and ``s75 verify``.
+
+A ``--final`` build writes ``<name>.docx.manifest.json`` next to the
+document: every input file of the agreement with its SHA-256, the clause
+library and Word template it was built with, the git commit and whether the
+working tree was clean, the tool version, the build options and the
+SHA-256 of the document itself.
+
+``verify`` answers "is this signed document exactly what these YAML files
+produce?": it checks the document and every recorded input against their
+hashes first (naming each file that changed, appeared or disappeared), then
+rebuilds from the recorded agreement directory and compares the bytes,
+saying which parts of the package differ and the first paragraph that reads
+differently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assembler import __version__
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
+
+MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_VERSION = 1
+TOOL = "s75-assembler"
+GIT_TIMEOUT_SECONDS = 20
+
+
+def manifest_path(document: str | os.PathLike) -> Path:
+    """``report.docx`` -> ``report.docx.manifest.json`` in the same folder."""
+    document = Path(document)
+    return document.with_name(document.name + MANIFEST_SUFFIX)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- what goes into a manifest ---------------------------------------------------
+
+
+def _agreement_root(path: str | os.PathLike) -> Path:
+    """The agreement directory, whether ``path`` names it or its agreement.yaml."""
+    path = Path(path)
+    if path.name in ("agreement.yaml", "agreement.yml") and not path.is_dir():
+        path = path.parent
+    return path.resolve()
+
+
+def agreement_files(root: Path) -> dict[str, str]:
+    """relative path -> SHA-256 of agreement.yaml and every schedule file the loader reads."""
+    from assembler.loader import FRAMEWORK, SCHEDULES, DirectorySource
+
+    source = DirectorySource(root)
+    files = {FRAMEWORK: sha256_bytes(source.read_framework())}
+    for name in source.list_schedules():
+        files[f"{SCHEDULES}/{name}"] = sha256_bytes(source.read_schedule(name))
+    return dict(sorted(files.items()))
+
+
+def library_files() -> dict[str, str]:
+    """relative path -> SHA-256 of the clause library and the Word template the build used."""
+    from assembler.resources import clauses_dir
+    from assembler.writer import reference_template
+
+    folder = clauses_dir()
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in (".clause", ".yaml"):
+            files[f"clauses/{path.relative_to(folder).as_posix()}"] = sha256_file(path)
+    files["templates/reference.docx"] = sha256_bytes(reference_template().read_bytes())
+    return files
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT_SECONDS, check=False)
+    except (OSError, subprocess.SubprocessError):  # no git, or it hung
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(root: Path) -> dict:
+    """{"commit": sha or None, "clean": bool or None}; None when git is absent or this is not a repo."""
+    commit = _git(root, "rev-parse", "--verify", "HEAD")
+    if commit is None:
+        return {"commit": None, "clean": None}
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal")
+    return {"commit": commit.strip(), "clean": None if status is None else status.strip() == ""}
+
+
+def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, *, final: bool = True,
+                  schedule: str = "", compliance_annex: bool = False) -> dict:
+    """The manifest of a document just written to ``output`` from the agreement at ``agreement``."""
+    root = _agreement_root(agreement)
+    output = Path(output)
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "tool": {"name": TOOL, "version": __version__},
+        "agreement": {"directory": str(root), "files": agreement_files(root)},
+        "library": library_files(),
+        "build": {"final": final, "schedule": schedule, "compliance_annex": compliance_annex},
+        "git": git_state(root),
+        "output": {"file": output.name, "sha256": sha256_file(output)},
+    }
+
+
+def write_manifest(agreement: str | os.PathLike, output: str | os.PathLike, **options) -> Path:
+    """Write the manifest beside ``output`` atomically; BuildError S75-WRITE if it cannot."""
+    from assembler.writer import _atomic_write
+
+    target = manifest_path(output)
+    data = json.dumps(make_manifest(agreement, output, **options), indent=2, sort_keys=True, ensure_ascii=False)
+    _atomic_write(target, (data + "\n").encode("utf-8"))
+    return target
+
+
+# --- verify -------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    """The outcome of ``verify``: ``ok`` when the rebuilt bytes equal the document's."""
+
+    document: Path
+    findings: list[Diagnostic] = field(default_factory=list)
+    rebuilt: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _finding(file: str | os.PathLike, code: str, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(Location(str(file)), ERROR, code, message, hint)
+
+
+def read_manifest(document: Path) -> dict:
+    """The manifest beside ``document``; BuildError S75-MANIFEST if it is missing or damaged."""
+    path = manifest_path(document)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BuildError(_finding(path, "S75-MANIFEST", f"there is no manifest {path.name} beside {document.name}",
+                                  "only a --final build writes a manifest; rebuild with --final"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BuildError(_finding(path, "S75-MANIFEST", f"the manifest {path.name} cannot be read: {exc}",
+                                  "rebuild the document with --final to write a new manifest"))
+    try:
+        ok = (data["manifest_version"] == MANIFEST_VERSION and isinstance(data["agreement"]["files"], dict)
+              and isinstance(data["agreement"]["directory"], str) and isinstance(data["output"]["sha256"], str)
+              and isinstance(data["build"], dict) and isinstance(data.get("library", {}), dict))
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise BuildError(_finding(path, "S75-MANIFEST", f"the manifest {path.name} is not one s75 wrote "
+                                  f"(manifest_version {MANIFEST_VERSION} expected)",
+                                  "rebuild the document with --final to write a new manifest"))
+    return data
+
+
+def _compare_hashes(recorded: dict, current: dict, shown, what: str, code: str) -> list[Diagnostic]:
+    findings = []
+    for name in sorted(set(recorded) | set(current)):
+        if name not in current:
+            findings.append(_finding(shown(name), code, f"{what} {name} was used for the build but is gone now"))
+        elif name not in recorded:
+            findings.append(_finding(shown(name), code, f"{what} {name} is new since the build"))
+        elif recorded[name] != current[name]:
+            findings.append(_finding(shown(name), code, f"{what} {name} has changed since the build "
+                                     f"(sha256 {recorded[name][:12]}... then, {current[name][:12]}... now)"))
+    return findings
+
+
+def _current_agreement_files(root: Path) -> tuple[dict[str, str], list[Diagnostic]]:
+    from assembler.diagnostics import S75Error
+
+    try:
+        return agreement_files(root), []
+    except S75Error as exc:
+        return {}, list(exc.diagnostics)
+
+
+def verify(document: str | os.PathLike) -> Verification:
+    """Check a final document against its manifest: hashes first, then a rebuild byte for byte."""
+    document = Path(document)
+    result = Verification(document)
+    if not document.is_file():
+        raise BuildError(_finding(document, "S75-NOTFOUND", f"the document {document} does not exist"))
+    manifest = read_manifest(document)
+    recorded_output = manifest["output"]["sha256"]
+    actual_output = sha256_file(document)
+    if actual_output != recorded_output:
+        result.findings.append(_finding(document, "S75-VERIFY-DOCUMENT",
+                                        f"{document.name} has changed since it was built (sha256 "
+                                        f"{recorded_output[:12]}... recorded, {actual_output[:12]}... now)",
+                                        "it was edited or replaced after the build"))
+
+    root = Path(manifest["agreement"]["directory"])
+    if not root.is_dir():
+        result.findings.append(_finding(root, "S75-VERIFY-INPUT",
+                                        f"the agreement directory {root} recorded in the manifest does not exist"))
+        return result
+    current, problems = _current_agreement_files(root)
+    result.findings += problems
+    result.findings += _compare_hashes(manifest["agreement"]["files"], current, lambda n: root / n,
+                                       "input file", "S75-VERIFY-INPUT")
+    recorded_library = manifest.get("library") or {}
+    if recorded_library:
+        result.findings += _compare_hashes(recorded_library, library_files(), lambda n: n,
+                                           "clause library file", "S75-VERIFY-LIBRARY")
+    version = manifest.get("tool", {}).get("version")
+    if version != __version__:
+        result.findings.append(_finding(document, "S75-VERIFY-TOOL",
+                                        f"built with s75 {version}, verifying with s75 {__version__}",
+                                        f"verify with s75 {version}"))
+    if any(d.code != "S75-VERIFY-DOCUMENT" for d in result.findings):
+        return result  # the inputs differ: a rebuild could only differ too, and would not say why
+
+    rebuilt = rebuild_bytes(root, manifest["build"])
+    result.rebuilt = True
+    original = document.read_bytes()
+    if rebuilt != original:
+        result.findings += describe_difference(document, original, rebuilt)
+    elif result.findings:  # edited after the build, yet equal to the rebuild: the manifest is stale
+        result.findings = [_finding(document, "S75-VERIFY-DOCUMENT",
+                                    f"{document.name} matches a rebuild but not the hash in its manifest",
+                                    "the manifest is out of date; rebuild with --final --force")]
+    return result
+
+
+def rebuild_bytes(root: Path, options: dict) -> bytes:
+    """The document the recorded options produce from ``root`` now, in memory (nothing is written)."""
+    from assembler.build import assemble_source
+    from assembler.loader import DirectorySource
+    from assembler.writer import render_docx_bytes
+
+    _, tree, _ = assemble_source(DirectorySource(root), final=bool(options.get("final", True)),
+                                 schedule=str(options.get("schedule") or ""),
+                                 compliance_annex=bool(options.get("compliance_annex", False)))
+    return render_docx_bytes(tree)
+
+
+def _paragraph_texts(data: bytes) -> list[str]:
+    import docx
+
+    document = docx.Document(io.BytesIO(data))
+    texts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            texts += [cell.text for cell in row.cells]
+    return texts
+
+
+def describe_difference(document: Path, original: bytes, rebuilt: bytes) -> list[Diagnostic]:
+    """Which parts of the package differ, and the first paragraph that reads differently."""
+    findings = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(original)) as old, zipfile.ZipFile(io.BytesIO(rebuilt)) as new:
+            old_parts, new_parts = set(old.namelist()), set(new.namelist())
+            changed = sorted(name for name in old_parts & new_parts if old.read(name) != new.read(name))
+            changed += sorted(f"{name} (only in the document)" for name in old_parts - new_parts)
+            changed += sorted(f"{name} (only in the rebuild)" for name in new_parts - old_parts)
+    except zipfile.BadZipFile:
+        return [_finding(document, "S75-VERIFY-BYTES", f"{document.name} is not a Word document (not a zip package)")]
+    findings.append(_finding(document, "S75-VERIFY-BYTES",
+                             f"the rebuilt document differs from {document.name} in "
+                             f"{', '.join(changed) if changed else 'its zip packaging'}",
+                             "the inputs are unchanged, so the clause library, template or tool behaves "
+                             "differently now"))
+    try:
+        before, after = _paragraph_texts(original), _paragraph_texts(rebuilt)
+    except Exception:  # noqa: BLE001 - a damaged document: the part list above says enough
+        return findings
+    for number, (old_text, new_text) in enumerate(zip(before, after), start=1):
+        if old_text != new_text:
+            findings.append(_finding(document, "S75-VERIFY-TEXT",
+                                     f"paragraph {number} reads {_short(old_text)} in the document "
+                                     f"but {_short(new_text)} when rebuilt"))
+            break
+    else:
+        if len(before) != len(after):
+            findings.append(_finding(document, "S75-VERIFY-TEXT",
+                                     f"the document has {len(before)} paragraphs and cells, the rebuild {len(after)}"))
+    return findings
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
