@@ -123,7 +123,7 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
         yield ("management", "pool_manager", "party"), management["pool_manager"]["party"]
     lead = data.get("lead_commissioning")
     if lead:
-        if lead["lead"] not in ("joint", "tbc"):
+        if lead.get("lead", "tbc") not in ("joint", "tbc"):
             yield ("lead_commissioning", "lead"), lead["lead"]
         for i, key in enumerate(lead.get("on_behalf_of", [])):
             yield ("lead_commissioning", "on_behalf_of", i), key

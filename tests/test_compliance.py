@@ -1,0 +1,85 @@
+"""Traceability: every statutory requirement is met by some YAML and stated by some clause.
+
+Removing the YAML behind any one requirement must make both `s75 validate`
+(with that requirement's code) and `s75 compliance` (a MISSING row) fail.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assembler.assemble import assemble
+from assembler.compliance import MISSING, compliance_rows
+from assembler.loader import DirectorySource, load_yaml_file
+from assembler.requirements import requirements
+from assembler.validate import validate_source
+from conftest import BASE, EXAMPLES
+
+SOUTHAMPTON = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
+
+# Which agreement and file exercise each scope.
+TARGETS = {
+    "framework": (SOUTHAMPTON, "agreement.yaml"),
+    "pooled_fund": (BASE, "schedules/pool.yaml"),
+    "lead_commissioning": (BASE, "schedules/lead.yaml"),
+    "integrated_provision": (BASE, "schedules/lead.yaml"),
+    "better_care_fund": (SOUTHAMPTON, "schedules/bcf.yaml"),
+}
+
+
+def _report(path: Path):
+    validation = validate_source(DirectorySource(str(path)))
+    document = assemble(validation.agreement)[0] if validation.agreement is not None else None
+    return validation, compliance_rows(validation, document)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_examples_have_no_missing_requirement(example):
+    validation, rows = _report(example)
+    assert rows, "the report must list the requirements"
+    missing = [(r.scope, r.code) for r in rows if r.missing]
+    assert not missing
+
+
+def _removable():
+    for req in requirements():
+        paths = [p for p in req.yaml if not p.startswith("agreement.")]
+        if not paths:
+            continue
+        for scope in req.scopes:
+            if scope in TARGETS:
+                yield pytest.param(req, scope, paths[0], id=f"{req.id}-{scope}")
+                break
+
+
+def _delete(data: dict, dotted: str) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node[part]
+    del node[parts[-1]]
+
+
+@pytest.mark.parametrize("req,scope,dotted", list(_removable()))
+def test_removing_a_requirements_yaml_fails_validate_and_report(req, scope, dotted, tmp_path):
+    source, relative = TARGETS[scope]
+    target = tmp_path / "agreement"
+    shutil.copytree(source, target)
+    loaded, problems = load_yaml_file(target / relative)
+    assert loaded is not None, problems
+    data = loaded.data
+    if dotted == "arrangements":  # a BCF scheme that is not pooled
+        data["arrangements"] = [a for a in data["arrangements"] if a != "pooled_fund"] or ["aligned_budget"]
+    else:
+        _delete(data, dotted)
+    (target / relative).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+    validation, rows = _report(target)
+    codes = {d.code for d in validation.errors}
+    assert req.code in codes or (req.code == "S75-R-BCF-POOL" and "S75-BCF" in codes), sorted(codes)
+    if dotted != "arrangements":
+        assert any(r.code == req.code and r.yaml == MISSING for r in rows)
