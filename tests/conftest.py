@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,21 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+# One finding as the CLI prints it.
+FINDING_LINE = r"^.+:\d+:\d+: (error|warning) \[S75-[A-Z0-9-]+\] .+"
+
+
+def s75(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
+    """Run ``s75 ARGS`` in process through main() (the real entry point); (exit code, stdout, stderr)."""
+    from assembler.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["s75", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err

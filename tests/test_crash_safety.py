@@ -21,22 +21,12 @@ import docx
 import pytest
 
 import assembler.writer as writer
-from assembler.cli import main
 from assembler.diagnostics import BuildError
-from conftest import BASE, ROOT, edit
+from conftest import BASE, ROOT, edit, FINDING_LINE, s75
 
-LINE = r"^.+:\d+:\d+: (error|warning) \[S75-[A-Z0-9-]+\] .+"
+LINE = FINDING_LINE
 
 
-def s75(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["s75", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -33,6 +33,16 @@ def _build(path: Path = BASE, library: Path = FIXTURE_LIBRARY):
     return assemble(_agreement(path), library=load_library(library))
 
 
+@pytest.fixture
+def library(tmp_path) -> Path:
+    """A throwaway copy of the fixture library, safe to edit."""
+    import shutil
+
+    target = tmp_path / "lib"
+    shutil.copytree(FIXTURE_LIBRARY, target)
+    return target
+
+
 def _paras(document, kind):
     return [b for s in document.sections if s.kind == kind for b in s.blocks if isinstance(b, tree.Para)]
 
@@ -66,11 +76,7 @@ def test_cross_references_carry_computed_numbers_and_wording():
     assert {(r.key, r.number) for r in refs} >= {("termination.consequences", "3.2"), ("pooled-fund-management.host", "2.1")}
 
 
-def test_broken_reference_is_an_error_not_a_blank(tmp_path):
-    library = tmp_path / "lib"
-    import shutil
-
-    shutil.copytree(FIXTURE_LIBRARY, library)
+def test_broken_reference_is_an_error_not_a_blank(library):
     edit(library / "termination.clause", "<<pooled-fund-management.host>>", "<<pooled-fund-management.nowhere>>")
     with pytest.raises(BuildError) as caught:
         _build(library=library)
@@ -85,22 +91,14 @@ def test_definitions_alphabetical_bold_quoted_and_only_used_terms():
     assert all(p.parts[1].bold and p.parts[0].text == "“" for p in definitions)
 
 
-def test_undefined_term_is_an_error(tmp_path):
-    import shutil
-
-    library = tmp_path / "lib"
-    shutil.copytree(FIXTURE_LIBRARY, library)
+def test_undefined_term_is_an_error(library):
     edit(library / "termination.clause", "final accounts", "final accounts of the [[Pooled Budget]]")
     with pytest.raises(BuildError) as caught:
         _build(library=library)
     assert any(d.code == "S75-TERM" and "Pooled Budget" in d.message for d in caught.value.diagnostics)
 
 
-def test_missing_value_names_the_clause(tmp_path):
-    import shutil
-
-    library = tmp_path / "lib"
-    shutil.copytree(FIXTURE_LIBRARY, library)
+def test_missing_value_names_the_clause(library):
     edit(library / "termination.clause", "{{ agreement.termination.notice_months }}", "{{ agreement.termination.grace_days }}")
     with pytest.raises(BuildError) as caught:
         _build(library=library)
@@ -113,11 +111,7 @@ def test_missing_value_names_the_clause(tmp_path):
     "{{ ''.__class__.__subclasses__() }}",
     "{{ agreement._data }}",
 ])
-def test_sandbox_refuses_python_internals(tmp_path, attack):
-    import shutil
-
-    library = tmp_path / "lib"
-    shutil.copytree(FIXTURE_LIBRARY, library)
+def test_sandbox_refuses_python_internals(library, attack):
     edit(library / "termination.clause", "{{ agreement.termination.notice_months }}", attack)
     with pytest.raises(BuildError) as caught:
         _build(library=library)

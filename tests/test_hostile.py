@@ -28,16 +28,15 @@ import pytest
 
 from assembler import tree
 from assembler.assemble import assemble
-from assembler.cli import main
 from assembler.clauselib import default_library, load_library
 from assembler.diagnostics import BuildError, S75Error
 from assembler.loader import DirectorySource
 from assembler.text import render_text
 from assembler.validate import validate_source
 from assembler.writer import write_docx
-from conftest import BASE, FIXTURE_LIBRARY, ROOT, edit
+from conftest import BASE, FIXTURE_LIBRARY, ROOT, edit, FINDING_LINE, s75
 
-LINE = re.compile(r"^.+:\d+:\d+: (error|warning) \[S75-[A-Z0-9-]+\] .+")
+LINE = re.compile(FINDING_LINE)
 CASES = ROOT / "tests" / "cases" / "invalid"
 MINE = sorted(p for p in CASES.iterdir() if p.name.startswith(("io-", "hostile-")) and (p / "expect.yaml").exists())
 
@@ -45,16 +44,6 @@ MINE = sorted(p for p in CASES.iterdir() if p.name.startswith(("io-", "hostile-"
 # --- running s75 -------------------------------------------------------------------
 
 
-def s75(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """Run ``s75 ARGS`` in process through main() (the real entry point); (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["s75", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def s75_process(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -15,22 +15,12 @@ import pytest
 
 from assembler import __version__
 from assembler.build import is_final_document
-from assembler.cli import main
 from assembler.provenance import manifest_path, verify
-from conftest import BASE, edit
+from conftest import BASE, edit, FINDING_LINE, s75
 
-LINE = r"^.+:\d+:\d+: (error|warning) \[S75-[A-Z0-9-]+\] .+"
+LINE = FINDING_LINE
 
 
-def s75(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["s75", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def sha256(path: Path) -> str:
