@@ -1,0 +1,40 @@
+"""The schemas are the commissioner's help text: every field has a title and a description,
+and every example file points its editor at the right schema."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assembler.schema import _resolve, load_schema
+from conftest import EXAMPLES
+
+
+def _fields(schema, path=""):
+    schema = _resolve(schema)
+    for name, sub in schema.get("properties", {}).items():
+        resolved = _resolve(sub)
+        yield f"{path}{name}", resolved
+        yield from _fields(resolved, f"{path}{name}.")
+        items = _resolve(resolved.get("items", {}))
+        yield from _fields(items, f"{path}{name}[].")
+
+
+@pytest.mark.parametrize("which", ["framework", "schedule"])
+def test_every_field_has_a_title_and_a_description(which):
+    schema = load_schema(which)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    bare = [name for name, sub in _fields(schema) if not (sub.get("title") and sub.get("description"))]
+    assert not bare, f"fields without help text: {bare}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_every_example_file_names_its_schema(example):
+    for path in [example / "agreement.yaml", *sorted((example / "schedules").glob("*.yaml"))]:
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+        assert match, f"{path}: first line must point at the schema"
+        target = (path.parent / match.group(1)).resolve()
+        expected = "framework.schema.json" if path.name == "agreement.yaml" else "schedule.schema.json"
+        assert target.name == expected and target.is_file(), f"{path}: {match.group(1)}"
