@@ -157,10 +157,10 @@ def _schedule_subtitle(schedule: Record) -> str:
 
 
 def _plain_title(renderer: Renderer, source: str, context: dict) -> str:
-    from assembler.clauselib import ValueSlots, make_environment
+    from assembler.clauselib import ValueSlots
 
     slots = ValueSlots()
-    text = make_environment(slots, renderer.parties).from_string(source).render(**context)
+    text = renderer.library.templates.render(source, context, slots, renderer.parties)
     return "".join(p.text for p in renderer.inline(text, slots) if isinstance(p, tree.Text))
 
 

@@ -8,12 +8,13 @@ See clauses/README.md for the file format.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, pass_context, pass_eval_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
@@ -88,6 +89,7 @@ class Library:
     clauses: dict
     outline: Outline
     folder: Path
+    templates: Templates = field(default_factory=lambda: Templates(), compare=False, repr=False)
 
 
 def _error(path: Path, line: int, code: str, message: str, hint: str = "") -> Diagnostic:
@@ -202,28 +204,71 @@ def _sentence(text) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def make_environment(slots: ValueSlots, parties: dict | None = None) -> SandboxedEnvironment:
-    """A sandboxed Jinja environment whose printed values are parked as literal text."""
+def _new_environment(finalize, parties) -> SandboxedEnvironment:
+    """The sandbox every clause renders in; ``parties()`` gives the parties for |party."""
     env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=True, finalize=slots.park,
+        undefined=StrictUndefined, autoescape=True, finalize=finalize,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
         # {#anchor} is our paragraph-anchor markup, so Jinja comments use {## ##}.
         comment_start_string="{##", comment_end_string="##}",
     )
     # The model is the only data a clause sees: no Jinja globals (cycler, lipsum, range...).
     env.globals.clear()
-    parties = parties or {}
     env.filters.update({
         "date": format_date,
         "money": lambda m: format_money(m if isinstance(m, Money) else Money.parse(m)),
         "join_and": lambda words: _join(words, "and"),
         "join_or": lambda words: _join(words, "or"),
-        "party": lambda key: parties[key]["short_name"],
-        "party_name": lambda key: parties[key]["name"],
+        # pass_context: Jinja never folds these at compile time, so a compiled
+        # template holds no party names and can be shared between agreements.
+        "party": pass_context(lambda context, key: parties()[key]["short_name"]),
+        "party_name": pass_context(lambda context, key: parties()[key]["name"]),
         "lower_first": _lower_first,
         "sentence": _sentence,
     })
     return env
+
+
+def make_environment(slots: ValueSlots, parties: dict | None = None) -> SandboxedEnvironment:
+    """A sandboxed Jinja environment whose printed values are parked as literal text."""
+    parties = parties or {}
+    return _new_environment(slots.park, lambda: parties)
+
+
+# The slots and parties of the render in progress, for the shared environment.
+_RENDERING: ContextVar[tuple[ValueSlots, dict]] = ContextVar("s75_rendering")
+
+
+@pass_eval_context
+def _park_current(eval_ctx, value) -> Markup:
+    # pass_eval_context: never called at compile time, so constants are parked per render.
+    return _RENDERING.get()[0].park(value)
+
+
+class Templates:
+    """Compiled clause templates, kept for the life of a library.
+
+    Compiling a template costs far more than rendering it, and the same
+    clauses render once per schedule and per build. One environment serves
+    every render; what belongs to one render (the slots printed values are
+    parked in, the parties for |party) is passed in a context variable, so
+    the output is exactly that of a fresh ``make_environment``.
+    """
+
+    def __init__(self) -> None:
+        self.env = _new_environment(_park_current, lambda: _RENDERING.get()[1])
+        self.compiled: dict[str, object] = {}
+
+    def render(self, source: str, context: dict, slots: ValueSlots, parties: dict | None = None) -> str:
+        """Render ``source`` (compiled once); raises what Jinja raises, as ``from_string().render()`` would."""
+        template = self.compiled.get(source)
+        if template is None:
+            template = self.compiled[source] = self.env.from_string(source)
+        token = _RENDERING.set((slots, parties or {}))
+        try:
+            return template.render(**context)
+        finally:
+            _RENDERING.reset(token)
 
 
 def check_template(env: SandboxedEnvironment, clause: Clause) -> list[Diagnostic]:

@@ -358,6 +358,9 @@ def _control_chars(text: str, lines: _Lines, report: _Report) -> str:
 # --- scalars --------------------------------------------------------------
 
 _RESOLVER = Resolver()
+# PyYAML's binding to libyaml, when it was built with it; None means pure Python only.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+_LIBYAML_DIFFERS = re.compile("[\t\x85\u2028\u2029\ufeff!?]|[|>][-+0-9]*#")
 _CONSTRUCTOR = SafeConstructor()
 _CONSTRUCT = {
     _TAG_PREFIX + "int": _CONSTRUCTOR.construct_yaml_int,
@@ -450,8 +453,9 @@ class _Builder:
         self.scalars: dict[PathKey, tuple[str, str]] = {}
         self.spans: list[tuple[int, int]] = []  # quoted and block scalars
         self.aliases: set[str] = set()
+        self.saw_empty = False  # an empty plain scalar (e.g. "key:" with no value)
 
-    def run(self, text: str) -> yaml.YAMLError | None:
+    def run(self, text: str, loader=yaml.SafeLoader) -> yaml.YAMLError | None:
         """Feed every event; return PyYAML's syntax error, if any."""
         handlers = {
             yaml.DocumentStartEvent: self._document,
@@ -463,7 +467,7 @@ class _Builder:
             yaml.SequenceEndEvent: self._close,
         }
         try:
-            for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            for event in yaml.parse(text, Loader=loader):
                 handler = handlers.get(type(event))
                 if handler:
                     handler(event)
@@ -527,7 +531,10 @@ class _Builder:
     def _scalar(self, event) -> None:
         self._anchor(event)
         role, path = self._slot()
-        if event.style is not None:
+        style = event.style or None  # libyaml gives '' for plain, PyYAML None
+        if style is None and not event.value:
+            self.saw_empty = True
+        if style is not None:
             self.spans.append((event.start_mark.index, event.end_mark.index))
         try:
             value, tag = _scalar(event)
@@ -539,7 +546,7 @@ class _Builder:
             value, tag = _BAD, None
         if path is not None:
             self.values[path] = self._location(event.start_mark)
-            self.scalars[path] = (event.value, _STYLES.get(event.style, "plain"))
+            self.scalars[path] = (event.value, _STYLES.get(style, "plain"))
         self._complete(value, role, event.start_mark, tag)
 
     def _open(self, event) -> None:
@@ -694,6 +701,18 @@ def _parse_with_tabs(text: str, lines: _Lines, report: _Report) -> _Builder:
     found so far turned into spaces lets one run report every tab and the
     other problems too. Tabs inside quoted or block text are left alone.
     """
+    if _FAST_LOADER is not None and not _LIBYAML_DIFFERS.search(text):
+        # libyaml emits the same events several times faster. A file it reads
+        # without any finding is taken from it; anything else is read again
+        # by the pure-Python parser below, whose messages and marks the
+        # diagnostics are written for. libyaml accepts some things PyYAML
+        # refuses (tabs, '?' in flow text, '>#') and places or counts some
+        # things differently (empty values, line breaks, BOMs, '!' tags), so
+        # text with any of those always goes the pure-Python way.
+        # (tests/test_loader_libyaml.py checks that both ways agree.)
+        fast = _Builder(_Report(report.display))
+        if fast.run(text, _FAST_LOADER) is None and not (fast.failed or fast.report.items or fast.saw_empty):
+            return fast
     certain: set[int] = set()  # tabs PyYAML itself stopped at
     guessed: set[int] = set()  # other indentation tabs blanked ahead of time
     passes = MAX_TAB_PASSES if len(text) <= 256 * 1024 else 2  # bound the work on big files

@@ -16,7 +16,6 @@ from jinja2.exceptions import SecurityError
 from assembler import tree
 from assembler.clauselib import (
     BLANK, BLOCK_LINE, MARKER_LINE, MARKERS, REF, SENTINEL, TERM, Clause, Library, ValueSlots,
-    make_environment,
 )
 from assembler.diagnostics import ERROR, BuildError, Diagnostic
 from assembler.model import Record, format_date, format_money
@@ -100,9 +99,8 @@ class Renderer:
 
     def _render_source(self, clause: Clause, source: str, context: dict) -> tuple[str, ValueSlots] | None:
         slots = ValueSlots()
-        env = make_environment(slots, self.parties)
         try:
-            return env.from_string(source).render(**context), slots
+            return self.library.templates.render(source, context, slots, self.parties), slots
         except UndefinedError as exc:
             self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE-DATA",
                                             f"clause '{clause.key}' reads a value the agreement does not have: {exc.message}",

@@ -20,6 +20,12 @@ import re
 import tempfile
 from contextlib import suppress
 
+from docx.enum.style import WD_STYLE_TYPE
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.oxml.table import CT_Tbl
+from docx.table import Table
+from docx.text.paragraph import Paragraph
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
 from docx.shared import Cm
 from docxtpl import DocxTemplate
@@ -161,6 +167,53 @@ def _agreement_datetime(document: tree.Document) -> dt.datetime:
 # --- body -----------------------------------------------------------------
 
 
+def _text_run(p, text: str, bold: bool | None, italic: bool | None) -> None:
+    """Append a run to paragraph element ``p``, as python-docx would, without its proxies.
+
+    ``bold``/``italic`` None: ``p.add_run(text)``, no run properties.
+    True/False: ``run = p.add_run(text); run.bold = bold or None;
+    run.italic = italic or None``, which always leaves a (possibly empty)
+    ``w:rPr``. Same elements, same order, same bytes; the text goes through
+    python-docx's own setter (tabs, breaks, xml:space).
+    """
+    r = p.add_r()
+    if bold is not None or italic is not None:
+        rpr = OxmlElement("w:rPr")
+        if bold:
+            rpr.append(OxmlElement("w:b"))
+        if italic:
+            rpr.append(OxmlElement("w:i"))
+        r.append(rpr)
+    if not text:
+        return
+    if "\t" in text or "\n" in text or "\r" in text:
+        r.text = text  # python-docx turns these into w:tab and w:br
+        return
+    t = OxmlElement("w:t")  # what python-docx's CT_R.add_t makes of plain text
+    t.text = text
+    if len(text.strip()) < len(text):
+        t.set(_XML_SPACE, "preserve")
+    r.append(t)
+
+
+_XML_SPACE = qn("xml:space")
+_VAL = qn("w:val")
+
+
+def _set_new_paragraph_style(p, style_id: str | None) -> None:
+    """``p.style = style_id`` for a paragraph element that has no children yet.
+
+    python-docx adds an (empty for the default style) ``w:pPr`` holding
+    ``w:pStyle``; in an empty paragraph both go first, so no search is needed.
+    """
+    ppr = OxmlElement("w:pPr")
+    if style_id is not None:
+        pstyle = OxmlElement("w:pStyle")
+        pstyle.set(_VAL, style_id)
+        ppr.append(pstyle)
+    p.insert(0, ppr)
+
+
 class _BodyWriter:
     """Appends the tree's sections to a rendered template, in order."""
 
@@ -174,7 +227,41 @@ class _BodyWriter:
         self.written_keys: set[str] = set()
         self.new_page = True  # the body starts after the contents page
         self.schedule_list = self._abstract_id("s75-schedule")
+        self.style_ids: dict[tuple[str, int], str | None] = {}
+        # Body content goes before the body's own w:sectPr, as python-docx puts
+        # it; python-docx finds that by scanning the whole body on every
+        # paragraph and table, which makes a long document quadratic.
+        self.end = docx.element.body.find(qn("w:sectPr"))
+        self.block_width = docx._block_width
         self._plan_bookmarks()
+
+    def _add_paragraph(self) -> Paragraph:
+        """``docx.add_paragraph()``, without the scan for w:sectPr."""
+        if self.end is None:
+            return self.docx.add_paragraph()
+        p = OxmlElement("w:p")
+        self.end.addprevious(p)
+        return Paragraph(p, self.docx._body)
+
+    def _add_table(self, rows: int, cols: int) -> Table:
+        """``docx.add_table(rows, cols)``, without the scans for w:sectPr."""
+        if self.end is None:
+            return self.docx.add_table(rows=rows, cols=cols)
+        tbl = CT_Tbl.new_tbl(rows, cols, self.block_width)
+        self.end.addprevious(tbl)
+        tbl.tblStyle_val = None  # what add_table's ``table.style = None`` does
+        return Table(tbl, self.docx._body)
+
+    def _style_id(self, name: str, kind=WD_STYLE_TYPE.PARAGRAPH) -> str | None:
+        """python-docx's id for a style name (None for the default style), looked up once.
+
+        Setting ``paragraph.style = name`` searches every style twice per
+        paragraph; setting the id python-docx would have found writes the same XML.
+        """
+        key = (name, kind)
+        if key not in self.style_ids:
+            self.style_ids[key] = self.docx.part.get_style_id(name, kind)
+        return self.style_ids[key]
 
     def _abstract_id(self, name: str) -> int:
         ids = self.numbering.xpath(f'./w:abstractNum[w:name/@w:val="{name}"]/@w:abstractNumId')
@@ -243,7 +330,8 @@ class _BodyWriter:
                                        f"unknown block {type(block).__name__} in {section.title!r}"))
 
     def _paragraph(self, style: str):
-        p = self.docx.add_paragraph(style=style)
+        p = self._add_paragraph()
+        _set_new_paragraph_style(p._p, self._style_id(style))
         if self.new_page:
             if style not in ("Schedule Heading", "Execution Heading"):
                 p.paragraph_format.page_break_before = True
@@ -306,11 +394,9 @@ class _BodyWriter:
     def _inline(self, p, parts: list[tree.Inline]) -> None:
         for part in parts:
             if isinstance(part, tree.Text):
-                run = p.add_run(clean(part.text))
-                run.bold = part.bold or None
-                run.italic = part.italic or None
+                _text_run(p._p, clean(part.text), part.bold, part.italic)
             elif isinstance(part, tree.TermUse):
-                p.add_run(clean(part.shown))
+                _text_run(p._p, clean(part.shown), None, None)
             elif isinstance(part, tree.Ref):
                 self._ref(p, part)
             elif isinstance(part, tree.Blank):
@@ -361,8 +447,8 @@ class _BodyWriter:
             caption.add_run(clean(table.caption))
             if table.key:
                 self._bookmark(caption, table.key)
-        grid = self.docx.add_table(rows=1 + len(table.rows), cols=width)
-        grid.style = self.docx.styles["Agreement Table"]
+        grid = self._add_table(1 + len(table.rows), width)
+        grid._tbl.tblStyle_val = self._style_id("Agreement Table", WD_STYLE_TYPE.TABLE)
         ooxml.set_table_width_pct(grid._tbl)
         header = grid.rows[0]
         ooxml.set_repeat_header(header._tr)
@@ -375,11 +461,11 @@ class _BodyWriter:
             ooxml.set_cant_split(tr._tr)
             for c, value in enumerate(row):
                 self._cell(tr.cells[c], value, bold=r in table.total_rows, right=c in table.numeric_columns)
-        self.docx.add_paragraph(style="Table Text")  # breathing space after the grid
+        self._add_paragraph()._p.style = self._style_id("Table Text")  # breathing space after the grid
 
     def _cell(self, cell, text: str, bold: bool = False, right: bool = False, keep: bool = False):
         p = cell.paragraphs[0]
-        p.style = self.docx.styles["Table Text"]
+        p._p.style = self._style_id("Table Text")
         if right:
             p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         if keep:
@@ -415,8 +501,8 @@ class _BodyWriter:
         elif block.method == "sign_off":
             caption = self._paragraph("Table Caption")
             caption.add_run(clean(block.intro) if block.intro else f"Signed off on behalf of {name}")
-            grid = self.docx.add_table(rows=1 + len(block.lines), cols=4)
-            grid.style = self.docx.styles["Agreement Table"]
+            grid = self._add_table(1 + len(block.lines), 4)
+            grid._tbl.tblStyle_val = self._style_id("Agreement Table", WD_STYLE_TYPE.TABLE)
             ooxml.set_table_width_pct(grid._tbl)
             ooxml.set_repeat_header(grid.rows[0]._tr)
             for c, heading in enumerate(("Role", "Name", "Signature", "Date")):
@@ -430,7 +516,7 @@ class _BodyWriter:
                 self._cell(row.cells[1], person)
                 self._cell(row.cells[2], "")
                 self._cell(row.cells[3], "")
-            self.docx.add_paragraph(style="Table Text")
+            self._add_paragraph()._p.style = self._style_id("Table Text")
         else:
             raise BuildError(_diag("<document>", "S75-DOCX",
                                    f"signature block for {name!r} has unknown method {block.method!r}",
@@ -438,7 +524,7 @@ class _BodyWriter:
 
     def _signature_lines(self, rows: list[tuple[str, str]]) -> None:
         """Label and dotted line (or the known value) for each row, kept together."""
-        grid = self.docx.add_table(rows=len(rows), cols=2)
+        grid = self._add_table(len(rows), 2)
         ooxml.set_table_borders_none(grid._tbl)
         grid.autofit = False
         grid.columns[0].width, grid.columns[1].width = LABEL_WIDTH, LINE_WIDTH
@@ -447,10 +533,10 @@ class _BodyWriter:
             ooxml.set_cant_split(row._tr)
             row.cells[0].width, row.cells[1].width = LABEL_WIDTH, LINE_WIDTH
             keep = r < len(rows) - 1
-            self._cell(row.cells[0], label, keep=keep).style = self.docx.styles["Signature Text"]
+            self._cell(row.cells[0], label, keep=keep)._p.style = self._style_id("Signature Text")
             value_p = self._cell(row.cells[1], clean(value) if value else SIGNING_LINE, keep=keep)
-            value_p.style = self.docx.styles["Signature Text"]
-        self.docx.add_paragraph(style="Execution Text")
+            value_p._p.style = self._style_id("Signature Text")
+        self._add_paragraph()._p.style = self._style_id("Execution Text")
 
 
 # --- writing the file -----------------------------------------------------
