@@ -92,24 +92,27 @@ def resolve_document(rendered: Rendered) -> tuple[tree.Document, list[Diagnostic
     return document, warnings
 
 
-def _recitals(renderer: Renderer) -> tree.Section:
+def _framework_section(renderer: Renderer, keys, kind: str, title: str) -> tree.Section:
+    """Recitals or the operative clauses: the outline's clauses that apply, in order.
+
+    Recitals are lettered paragraphs with no clause heading of their own.
+    """
     blocks = []
     held = body_conditions(renderer.agreement)
-    for key in renderer.library.outline.recitals:
+    for key in keys:
         clause = renderer.library.clauses[key]
         if applies(clause, held):
-            blocks += renderer.clause_blocks(clause, {"agreement": renderer.agreement}, "", level_one=False)
-    return tree.Section("recitals", "Background", blocks, key="recitals")
+            blocks += renderer.clause_blocks(clause, {"agreement": renderer.agreement}, "",
+                                             level_one=kind != "recitals")
+    return tree.Section(kind, title, blocks, key=kind)
+
+
+def _recitals(renderer: Renderer) -> tree.Section:
+    return _framework_section(renderer, renderer.library.outline.recitals, "recitals", "Background")
 
 
 def _body(renderer: Renderer) -> tree.Section:
-    blocks = []
-    held = body_conditions(renderer.agreement)
-    for key in renderer.library.outline.body:
-        clause = renderer.library.clauses[key]
-        if applies(clause, held):
-            blocks += renderer.clause_blocks(clause, {"agreement": renderer.agreement}, "")
-    return tree.Section("body", "Agreed terms", blocks, key="body")
+    return _framework_section(renderer, renderer.library.outline.body, "body", "Agreed terms")
 
 
 def _schedules(renderer: Renderer) -> list[tree.Section]:
@@ -171,7 +174,7 @@ def _sign_off(schedule: Record, agreement: Record) -> tree.SignatureBlock:
         role = f"{officer.role}, {party}" if party else officer.role
         lines.append((role, officer.get("name", "")))
     return tree.SignatureBlock(f"Schedule {schedule.key}", "sign_off", lines,
-                               intro=f"This Schedule is signed off on behalf of the Partners by:")
+                               intro="This Schedule is signed off on behalf of the Partners by:")
 
 
 def _execution(agreement: Record) -> tree.Section:

@@ -109,9 +109,9 @@ def parse_clause(path: Path) -> tuple[Clause | None, list[Diagnostic]]:
     except yaml.YAMLError as exc:
         return None, [_error(path, 1, "S75-CLAUSE", f"clause header is not valid YAML: {exc}")]
     problems = []
-    for field in ("key", "heading"):
-        if not isinstance(meta.get(field), str):
-            problems.append(_error(path, 1, "S75-CLAUSE", f"clause header needs a '{field}'"))
+    for name in ("key", "heading"):
+        if not isinstance(meta.get(name), str):
+            problems.append(_error(path, 1, "S75-CLAUSE", f"clause header needs a '{name}'"))
     if meta.get("key") and meta["key"] != path.stem:
         problems.append(_error(path, 1, "S75-CLAUSE", f"clause key '{meta['key']}' does not match file name '{path.stem}'"))
     if problems:

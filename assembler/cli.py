@@ -80,10 +80,15 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     PATHS are agreement directories (or their agreement.yaml). Every finding of
     every file is reported in one run.
     """
+    report_validation(list(paths), fmt)
+
+
+def report_validation(paths: list, fmt: str, earlier: list[Diagnostic] | None = None) -> None:
+    """Validate each agreement, print every finding and a summary, and exit 0 or 1."""
     from assembler.loader import DirectorySource
     from assembler.validate import validate_source
 
-    everything: list[Diagnostic] = []
+    everything: list[Diagnostic] = list(earlier or [])
     for path in paths:
         everything.extend(validate_source(DirectorySource(path)).diagnostics)
     _emit(everything, fmt)

@@ -17,8 +17,8 @@ from assembler import tree
 from assembler.clauselib import (
     BLANK, BLOCK_LINE, MARKER_LINE, MARKERS, REF, SENTINEL, TERM, Clause, Library, ValueSlots,
 )
-from assembler.diagnostics import ERROR, BuildError, Diagnostic
-from assembler.model import Record, format_date, format_money
+from assembler.diagnostics import ERROR, Diagnostic
+from assembler.model import Record, format_date, format_money, total
 
 DEFINITIONS_PLACEHOLDER = "definitions"
 
@@ -241,7 +241,7 @@ def contribution_tables(schedule: Record, parties: dict) -> list[tree.Block]:
         has_both = any(r.type == "capital" for r in year.rows) and any(r.type == "revenue" for r in year.rows)
         if has_both:
             for label, kind in (("Total revenue", "revenue"), ("Total capital", "capital")):
-                sums = [format_money(_sum(r.amounts[p] for r in year.rows if r.type == kind)) for p in schedule.partners]
+                sums = [format_money(total(r.amounts[p] for r in year.rows if r.type == kind)) for p in schedule.partners]
                 rows.append([label, ""] + sums + [format_money(year.revenue_total if kind == "revenue" else year.capital_total)])
                 totals.add(len(rows) - 1)
         rows.append(["Total", ""] + [format_money(year.partner_totals[p]) for p in schedule.partners] + [format_money(year.total)])
@@ -252,10 +252,6 @@ def contribution_tables(schedule: Record, parties: dict) -> list[tree.Block]:
     return tables
 
 
-def _sum(amounts):
-    from assembler.model import total
-
-    return total(amounts)
 
 
 def partner_totals_table(schedule: Record, parties: dict) -> tree.Table:

@@ -159,9 +159,7 @@ def register_review_commands(cli: click.Group) -> None:
         checked once. Files in no agreement are ignored; a deleted
         agreement.yaml is reported.
         """
-        from assembler.cli import _emit, _summary
-        from assembler.loader import DirectorySource
-        from assembler.validate import validate_source
+        from assembler.cli import report_validation
 
         folders: list[str] = []
         everything: list[Diagnostic] = []
@@ -178,9 +176,4 @@ def register_review_commands(cli: click.Group) -> None:
                 continue
             if folder not in folders:
                 folders.append(folder)
-        for folder in folders:
-            everything.extend(validate_source(DirectorySource(folder)).diagnostics)
-        _emit(everything, fmt)
-        if fmt == "text":
-            click.echo(_summary(everything, len(folders)), err=True)
-        sys.exit(1 if any(d.level == ERROR for d in everything) else 0)
+        report_validation(folders, fmt, everything)

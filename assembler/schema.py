@@ -98,10 +98,6 @@ def _diag(doc: YamlFile, path, code: str, message: str, hint: str = "", at_key: 
     return Diagnostic(location, ERROR, code, message, hint)
 
 
-def _parent_location_path(path):
-    """A missing key is reported at its parent's key (or the top of the file)."""
-    return tuple(path)
-
 
 def _explain(error: ValidationError, doc: YamlFile) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
