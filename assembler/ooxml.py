@@ -9,31 +9,73 @@ tree. Twips (1/20 pt) are used for all lengths, as in the XML itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
 import zipfile
 from dataclasses import dataclass
 
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml.ns import nsmap, qn
+from docx.oxml.parser import oxml_parser
+from docx.opc.pkgwriter import PackageWriter
 from lxml import etree
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
 def el(tag: str, /, **attrs: str) -> etree._Element:
-    """A new ``w:`` element; attribute names are given without the prefix."""
-    node = OxmlElement(tag)
+    """A new ``w:`` element; attribute names are given without the prefix.
+
+    The element python-docx's ``OxmlElement(tag)`` makes, without re-parsing
+    the prefixed name on every call (the body has tens of thousands).
+    """
+    clark, nsmap = _tag(tag)
+    node = oxml_parser.makeelement(clark, nsmap=nsmap)
     for name, value in attrs.items():
-        node.set(qn(f"w:{name}"), str(value))
+        node.set(w_attr(name), str(value))
     return node
+
+
+@functools.lru_cache(maxsize=None)
+def _tag(tag: str) -> tuple[str, dict[str, str]]:
+    """Clark name and namespace map of a prefixed tag, as OxmlElement derives them."""
+    prefix = tag.split(":", 1)[0]
+    return qn(tag), {prefix: nsmap[prefix]}
+
+
+@functools.lru_cache(maxsize=None)
+def w_attr(name: str) -> str:
+    """Clark name of the ``w:`` attribute ``name``."""
+    return qn(f"w:{name}")
 
 
 def child(parent: etree._Element, tag: str, /, **attrs: str) -> etree._Element:
-    node = el(tag, **attrs)
-    parent.append(node)
-    return node
+    """A new ``w:`` element appended to ``parent``, using the prefix already in scope there."""
+    return etree.SubElement(parent, _tag(tag)[0], {w_attr(name): str(value) for name, value in attrs.items()})
+
+
+# --- XML text ---------------------------------------------------------------
+#
+# Long runs of body paragraphs are written as XML text and parsed once:
+# lxml then makes the elements in C, instead of one Python call per element.
+
+_FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True)
+
+
+def xml_text(text: str) -> str:
+    """``text`` escaped for element content (a carriage return kept as one, not read as a newline)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def xml_attr(text: str) -> str:
+    """``text`` escaped for a double-quoted attribute value."""
+    return xml_text(text).replace('"', "&quot;")
+
+
+def parse_fragment(xml: list[str]) -> etree._Element:
+    """Parse ``w:`` elements given as XML text; they are the children of the element returned."""
+    return etree.fromstring(f'<w:body xmlns:w="{W_NS}">{"".join(xml)}</w:body>', _FRAGMENT_PARSER)
 
 
 def _ppr(p_or_style: etree._Element) -> etree._Element:
@@ -153,6 +195,16 @@ def set_numbering(p_or_style: etree._Element, num_id: int, ilvl: int | None) -> 
     _insert_in_order(_ppr(p_or_style), numpr, _AFTER_NUMPR)
 
 
+def numbering_xml(num_id: int, ilvl: int) -> str:
+    """The ``w:numPr`` ``set_numbering`` adds to a new paragraph, as XML text."""
+    return f'<w:numPr><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>'
+
+
+def outline_level_xml(level: int) -> str:
+    """The ``w:outlineLvl`` ``set_outline_level`` adds to a new paragraph, as XML text."""
+    return f'<w:outlineLvl w:val="{level}"/>'
+
+
 def set_outline_level(p_or_style: etree._Element, level: int) -> None:
     """Outline level 0 is what ``TOC \\u`` collects as a first-level entry."""
     _insert_in_order(_ppr(p_or_style), el("w:outlineLvl", val=str(level)), _AFTER_OUTLINE)
@@ -173,13 +225,6 @@ def set_paragraph_border(p_or_style: etree._Element, side: str, size: int = 6, s
     bdr = el("w:pBdr")
     child(bdr, f"w:{side}", val="single", sz=str(size), space=str(space), color="auto")
     _insert_in_order(_ppr(p_or_style), bdr, _AFTER_SHD)
-
-
-def clear_properties(style: etree._Element) -> None:
-    """Drop a built-in style's pPr/rPr so it can be defined from scratch."""
-    for tag in ("w:pPr", "w:rPr", "w:tblPr", "w:trPr", "w:tcPr", "w:tblStylePr"):
-        for node in style.findall(qn(tag)):
-            style.remove(node)
 
 
 # --- bookmarks ------------------------------------------------------------
@@ -218,18 +263,12 @@ class Bookmarks:
         self.by_key[key] = name
         return name
 
-    def wrap(self, p: etree._Element, name: str) -> None:
-        """Bookmark the whole content of paragraph ``p`` as ``name``."""
-        bm_id = str(self._next_id)
+    def wrap_xml(self, p: list[str], name: str) -> None:
+        """``wrap`` for a paragraph held as XML text: its opening tag and pPr, then its content."""
+        bm_id = self._next_id
         self._next_id += 1
-        start = el("w:bookmarkStart", id=bm_id, name=name)
-        ppr = p.find(qn("w:pPr"))
-        if ppr is not None:
-            ppr.addnext(start)
-        else:
-            p.insert(0, start)
-        p.append(el("w:bookmarkEnd", id=bm_id))
-
+        p.insert(1, f'<w:bookmarkStart w:id="{bm_id}" w:name="{xml_attr(name)}"/>')
+        p.append(f'<w:bookmarkEnd w:id="{bm_id}"/>')
 
 # --- fields ---------------------------------------------------------------
 
@@ -275,6 +314,17 @@ def field_runs(instr: str, result: str, rpr: etree._Element | None = None) -> li
 def append_field(p: etree._Element, instr: str, result: str, rpr: etree._Element | None = None) -> None:
     for run in field_runs(instr, result, rpr):
         p.append(run)
+
+
+def field_xml(instr: str, result: str) -> str:
+    """``field_runs(instr, result)`` (no run properties) as XML text."""
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> {xml_text(instr)} </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+        f'<w:r><w:t xml:space="preserve">{xml_text(result)}</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
 
 
 def ref_instr(bookmark: str) -> str:
@@ -353,33 +403,6 @@ def replace_toc(body: etree._Element, entries: list[TocEntry], style_id: str) ->
 # --- tables ---------------------------------------------------------------
 
 
-def set_repeat_header(tr: etree._Element) -> None:
-    """Repeat this row at the top of each page and never split it."""
-    trpr = tr.get_or_add_trPr()
-    child(trpr, "w:cantSplit")
-    child(trpr, "w:tblHeader")
-
-
-def set_cant_split(tr: etree._Element) -> None:
-    child(tr.get_or_add_trPr(), "w:cantSplit")
-
-
-def set_cell_shading(tc: etree._Element, fill: str) -> None:
-    tcpr = tc.get_or_add_tcPr()
-    for old in tcpr.findall(qn("w:shd")):
-        tcpr.remove(old)
-    shd = el("w:shd", val="clear", color="auto", fill=fill)
-    anchor = None
-    for tag in ("w:noWrap", "w:tcMar", "w:textDirection", "w:tcFitText", "w:vAlign", "w:hideMark"):
-        anchor = tcpr.find(qn(tag))
-        if anchor is not None:
-            break
-    if anchor is not None:
-        anchor.addprevious(shd)
-    else:
-        tcpr.append(shd)
-
-
 def table_style_properties(style: etree._Element, border_size: int, color: str, cell_margin: int) -> None:
     """Borders on every edge and inner line, and cell margins, for a table style."""
     tblpr = style.find(qn("w:tblPr"))
@@ -395,32 +418,10 @@ def table_style_properties(style: etree._Element, border_size: int, color: str, 
     child(margins, "w:right", w=str(cell_margin), type="dxa")
 
 
-def set_table_borders_none(tbl: etree._Element) -> None:
-    """No borders at all (signature blocks are laid out with a table)."""
-    tblpr = tbl.tblPr
-    borders = el("w:tblBorders")
-    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-        child(borders, f"w:{side}", val="nil")
-    anchor = None
-    for tag in ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption"):
-        anchor = tblpr.find(qn(tag))
-        if anchor is not None:
-            break
-    if anchor is not None:
-        anchor.addprevious(borders)
-    else:
-        tblpr.append(borders)
-
-
-def set_table_width_pct(tbl: etree._Element, pct: int = 100) -> None:
-    """Width as a percentage of the text column (fiftieths of a percent)."""
-    tblw = tbl.tblPr.find(qn("w:tblW"))
-    if tblw is None:
-        tblw = el("w:tblW")
-        style = tbl.tblPr.find(qn("w:tblStyle"))
-        (style.addnext if style is not None else lambda n: tbl.tblPr.insert(0, n))(tblw)
-    tblw.set(qn("w:w"), str(pct * 50))
-    tblw.set(qn("w:type"), "pct")
+NO_BORDERS_XML = "<w:tblBorders>" + "".join(
+    f'<w:{side} w:val="nil"/>' for side in ("top", "left", "bottom", "right", "insideH", "insideV")
+) + "</w:tblBorders>"
+"""Table borders switched off on every side, as XML text (the signature layout)."""
 
 
 # --- settings and package -------------------------------------------------
@@ -456,7 +457,13 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def strip_rsids(xml: bytes) -> bytes:
-    """Remove revision-session ids: they carry no meaning and vary by editor."""
+    """Remove revision-session ids: they carry no meaning and vary by editor.
+
+    Every pattern contains "w:rsid"; a part without it (most, and the large
+    document.xml) is returned as it is, skipping two slow regex scans.
+    """
+    if b"w:rsid" not in xml:
+        return xml
     return _RSIDS_ELEM.sub(b"", _RSID_ATTR.sub(b"", xml))
 
 
@@ -467,9 +474,43 @@ def normalise_package(data: bytes) -> bytes:
     agreement would differ.
     """
     with zipfile.ZipFile(io.BytesIO(data)) as src:
-        names = src.namelist()
-        blobs = {name: src.read(name) for name in names}
-    order = [n for n in _FIRST if n in blobs] + sorted(n for n in names if n not in _FIRST)
+        blobs = {name: src.read(name) for name in src.namelist()}
+    return normalised_zip(blobs)
+
+
+def package_bytes(package) -> bytes:
+    """A python-docx package as a normalised .docx, zipped once.
+
+    The same parts python-docx's ``save`` writes, taken as bytes instead of
+    being compressed, read back and compressed again by normalise_package.
+    """
+    steps = [getattr(PackageWriter, name, None)
+             for name in ("_write_content_types_stream", "_write_pkg_rels", "_write_parts")]
+    if None in steps:  # a python-docx whose internals differ: save, then re-zip
+        buf = io.BytesIO()
+        package.save(buf)
+        return normalise_package(buf.getvalue())
+    content_types, pkg_rels, write_parts = steps
+    parts = list(package.parts)
+    for part in parts:
+        part.before_marshal()
+    blobs = _Blobs()
+    content_types(blobs, parts)
+    pkg_rels(blobs, package.rels)
+    write_parts(blobs, parts)
+    return normalised_zip(blobs)
+
+
+class _Blobs(dict):
+    """Stands in for python-docx's zip writer: member name -> bytes."""
+
+    def write(self, pack_uri, blob: bytes) -> None:
+        self[pack_uri.membername] = blob
+
+
+def normalised_zip(blobs: dict[str, bytes]) -> bytes:
+    """Zip member name -> bytes in a fixed order with fixed timestamps, without rsids."""
+    order = [n for n in _FIRST if n in blobs] + sorted(n for n in blobs if n not in _FIRST)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
         for name in order:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import hashlib
 import importlib.resources
 import io
 import os
@@ -21,13 +22,8 @@ import tempfile
 from contextlib import suppress
 
 from docx.enum.style import WD_STYLE_TYPE
-from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.oxml.table import CT_Tbl
-from docx.table import Table
-from docx.text.paragraph import Paragraph
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
-from docx.shared import Cm
+from docx.shared import Cm, Emu
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -43,6 +39,7 @@ SECTION_KINDS = {"recitals", "body", "schedule", "execution", "annex"}
 SIGNING_LINE = "." * 60
 HEADER_FILL = "D9D9D9"
 LABEL_WIDTH, LINE_WIDTH = Cm(3), Cm(10)  # signature block: label column, line column
+SIGN_OFF_ROW_HEIGHT = Cm(1.2)
 
 # Characters XML 1.0 cannot hold, plus those docxtpl would turn into markup.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -71,21 +68,52 @@ def write_docx(document: tree.Document, path: pathlib.Path) -> None:
 
 def render_docx_bytes(document: tree.Document) -> bytes:
     """The .docx for ``document`` as bytes; identical input gives identical bytes."""
-    template = DocxTemplate(io.BytesIO(_reference_bytes()))
-    env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    reference = _reference_bytes()
+    template = DocxTemplate(io.BytesIO(reference))
     try:
-        template.render(_context(document), jinja_env=env, autoescape=True)
+        template.render(_context(document), jinja_env=_TEMPLATE_ENV, autoescape=True)
     except TemplateError as exc:
         raise BuildError(_diag(
             "<reference.docx>", "S75-TEMPLATE", f"the Word template could not be filled in: {exc}",
             "regenerate it with 'python -m assembler.templates.make_reference'",
         )) from exc
     docx = template.docx
-    _BodyWriter(docx, document).write()
+    style_ids = _STYLE_IDS.setdefault(hashlib.sha256(reference).digest(), {})
+    _BodyWriter(docx, document, style_ids).write()
     _set_properties(docx, document)
-    buf = io.BytesIO()
-    docx.save(buf)
-    return ooxml.normalise_package(buf.getvalue())
+    return ooxml.package_bytes(docx.part.package)
+
+
+class _TemplateEnvironment(SandboxedEnvironment):
+    """The sandbox docxtpl fills the template in, compiling each template part once.
+
+    docxtpl asks for every part (body, headers, footers, properties) to be
+    compiled on every build; the parts are the reference's and do not change,
+    and a compiled Jinja template holds no state between renders.
+    """
+
+    MAX_CACHED = 64
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=StrictUndefined)
+        self._compiled: dict[str, object] = {}
+
+    def from_string(self, source, globals=None, template_class=None):
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            if len(self._compiled) >= self.MAX_CACHED:
+                self._compiled.clear()
+            compiled = self._compiled[source] = super().from_string(source)
+        return compiled
+
+
+_TEMPLATE_ENV = _TemplateEnvironment()
+
+# Style name -> id, per reference template (by content): docxtpl fills in
+# text, never styles, so the lookup gives the same ids on every build.
+_STYLE_IDS: dict[bytes, dict[tuple[str, int], str | None]] = {}
 
 
 def reference_template() -> pathlib.Path | importlib.resources.abc.Traversable:
@@ -165,92 +193,82 @@ def _agreement_datetime(document: tree.Document) -> dt.datetime:
 
 
 # --- body -----------------------------------------------------------------
+#
+# The body has the exact shape python-docx's add_paragraph / add_run /
+# add_table and property setters give, built without their proxy objects and
+# per-call schema searches (tens of thousands of elements: the proxies were
+# most of the build time). Paragraphs and tables are written as XML text and
+# parsed once, so lxml makes the elements in C.
+
+_NO_PAGE_BREAK = ("Schedule Heading", "Execution Heading")
 
 
-def _text_run(p, text: str, bold: bool | None, italic: bool | None) -> None:
-    """Append a run to paragraph element ``p``, as python-docx would, without its proxies.
+def _run_xml(text: str, bold: bool | None = None, italic: bool | None = None,
+             highlight: bool = False) -> str:
+    """The run python-docx's ``p.add_run(text)`` makes, as XML text.
 
-    ``bold``/``italic`` None: ``p.add_run(text)``, no run properties.
-    True/False: ``run = p.add_run(text); run.bold = bold or None;
-    run.italic = italic or None``, which always leaves a (possibly empty)
-    ``w:rPr``. Same elements, same order, same bytes; the text goes through
-    python-docx's own setter (tabs, breaks, xml:space).
+    ``bold``/``italic`` None: no run properties. True/False: what
+    ``run.bold = bold or None; run.italic = italic or None`` leave, always a
+    (possibly empty) ``w:rPr``. ``highlight``: ``font.highlight_color = YELLOW``.
+    Tabs and line breaks become ``w:tab`` and ``w:br``, as python-docx's setter makes them.
     """
-    r = p.add_r()
-    if bold is not None or italic is not None:
-        rpr = OxmlElement("w:rPr")
+    xml = "<w:r>"
+    if bold is not None or italic is not None or highlight:
+        xml += "<w:rPr>"
         if bold:
-            rpr.append(OxmlElement("w:b"))
+            xml += "<w:b/>"
         if italic:
-            rpr.append(OxmlElement("w:i"))
-        r.append(rpr)
-    if not text:
-        return
+            xml += "<w:i/>"
+        if highlight:
+            xml += '<w:highlight w:val="yellow"/>'
+        xml += "</w:rPr>"
     if "\t" in text or "\n" in text or "\r" in text:
-        r.text = text  # python-docx turns these into w:tab and w:br
-        return
-    t = OxmlElement("w:t")  # what python-docx's CT_R.add_t makes of plain text
-    t.text = text
+        for piece in _BREAKS.split(text):
+            xml += _BREAK_XML.get(piece) or _t_xml(piece)
+    elif text:
+        xml += _t_xml(text)
+    return xml + "</w:r>"
+
+
+_BREAKS = re.compile(r"([\t\r\n])")
+_BREAK_XML = {"\t": "<w:tab/>", "\r": "<w:br/>", "\n": "<w:br/>"}
+
+
+def _t_xml(text: str) -> str:
+    """What python-docx's ``CT_R.add_t`` makes of ``text`` ("" for none)."""
+    if not text:
+        return ""
     if len(text.strip()) < len(text):
-        t.set(_XML_SPACE, "preserve")
-    r.append(t)
+        return f'<w:t xml:space="preserve">{ooxml.xml_text(text)}</w:t>'
+    return f"<w:t>{ooxml.xml_text(text)}</w:t>"
 
 
-_XML_SPACE = qn("xml:space")
-_VAL = qn("w:val")
-
-
-def _set_new_paragraph_style(p, style_id: str | None) -> None:
-    """``p.style = style_id`` for a paragraph element that has no children yet.
-
-    python-docx adds an (empty for the default style) ``w:pPr`` holding
-    ``w:pStyle``; in an empty paragraph both go first, so no search is needed.
-    """
-    ppr = OxmlElement("w:pPr")
-    if style_id is not None:
-        pstyle = OxmlElement("w:pStyle")
-        pstyle.set(_VAL, style_id)
-        ppr.append(pstyle)
-    p.insert(0, ppr)
+def _text_run(p: list[str], text: str, bold: bool | None = None, italic: bool | None = None,
+              highlight: bool = False) -> None:
+    """``p.add_run(text)`` (see _run_xml) for a paragraph held as XML text."""
+    p.append(_run_xml(text, bold, italic, highlight))
 
 
 class _BodyWriter:
     """Appends the tree's sections to a rendered template, in order."""
 
-    def __init__(self, docx, document: tree.Document):
+    def __init__(self, docx, document: tree.Document, style_ids: dict | None = None):
         self.docx = docx
         self.document = document
+        self.body = docx.element.body
         self.numbering = docx.part.numbering_part.element
         self.bookmarks = ooxml.Bookmarks()
         self.toc: list[ooxml.TocEntry] = []
         self.numbered_keys: set[str] = set()
         self.written_keys: set[str] = set()
         self.new_page = True  # the body starts after the contents page
+        # Blocks written as XML text, in order: a table as one string, a
+        # paragraph as a list still open for runs and bookmarks ("</w:p>" to come).
+        self.pending: list[str | list[str]] = []
         self.schedule_list = self._abstract_id("s75-schedule")
-        self.style_ids: dict[tuple[str, int], str | None] = {}
-        # Body content goes before the body's own w:sectPr, as python-docx puts
-        # it; python-docx finds that by scanning the whole body on every
-        # paragraph and table, which makes a long document quadratic.
-        self.end = docx.element.body.find(qn("w:sectPr"))
+        self.style_ids: dict[tuple[str, int], str | None] = {} if style_ids is None else style_ids
         self.block_width = docx._block_width
         self._plan_bookmarks()
-
-    def _add_paragraph(self) -> Paragraph:
-        """``docx.add_paragraph()``, without the scan for w:sectPr."""
-        if self.end is None:
-            return self.docx.add_paragraph()
-        p = OxmlElement("w:p")
-        self.end.addprevious(p)
-        return Paragraph(p, self.docx._body)
-
-    def _add_table(self, rows: int, cols: int) -> Table:
-        """``docx.add_table(rows, cols)``, without the scans for w:sectPr."""
-        if self.end is None:
-            return self.docx.add_table(rows=rows, cols=cols)
-        tbl = CT_Tbl.new_tbl(rows, cols, self.block_width)
-        self.end.addprevious(tbl)
-        tbl.tblStyle_val = None  # what add_table's ``table.style = None`` does
-        return Table(tbl, self.docx._body)
 
     def _style_id(self, name: str, kind=WD_STYLE_TYPE.PARAGRAPH) -> str | None:
         """python-docx's id for a style name (None for the default style), looked up once.
@@ -290,8 +308,9 @@ class _BodyWriter:
     def write(self) -> None:
         for section in self.document.sections:
             self._section(section)
+        self._insert_blocks()
         toc_style = self.docx.styles["toc 1"].style_id
-        ooxml.replace_toc(self.docx.element.body, self.toc, toc_style)
+        ooxml.replace_toc(self.body, self.toc, toc_style)
         ooxml.set_update_fields(self.docx.settings.element)
 
     # sections
@@ -302,20 +321,20 @@ class _BodyWriter:
             word = "SCHEDULE" if section.kind == "schedule" else "ANNEX"
             heading = f"{word} {clean(section.number)}".strip()
             p = self._paragraph("Schedule Heading")
-            p.add_run(heading)
+            _text_run(p, heading)
             if section.title:
-                p.add_run("\n" + clean(section.title))
+                _text_run(p, "\n" + clean(section.title))
             self._toc_entry(p, "", heading + ("\n" + clean(section.title) if section.title else ""))
             if section.subtitle:
-                self._paragraph("Schedule Subtitle").add_run(clean(section.subtitle))
+                _text_run(self._paragraph("Schedule Subtitle"), clean(section.subtitle))
             num_id = ooxml.add_num(self.numbering, self.schedule_list, restart_levels=5)
         elif section.kind == "execution":
             if section.title:
-                self._paragraph("Execution Heading").add_run(clean(section.title))
+                _text_run(self._paragraph("Execution Heading"), clean(section.title))
             else:
                 self.new_page = True
         elif section.title:
-            self._paragraph("Part Heading").add_run(clean(section.title))
+            _text_run(self._paragraph("Part Heading"), clean(section.title))
         if section.key and num_id is not None:
             self._bookmark(p, section.key)
         for block in section.blocks:
@@ -329,24 +348,48 @@ class _BodyWriter:
                 raise BuildError(_diag("<document>", "S75-DOCX",
                                        f"unknown block {type(block).__name__} in {section.title!r}"))
 
-    def _paragraph(self, style: str):
-        p = self._add_paragraph()
-        _set_new_paragraph_style(p._p, self._style_id(style))
+    def _paragraph(self, style: str, numbering: str = "") -> list[str]:
+        """A new body paragraph in ``style``, as XML text; the first after a page break starts a page.
+
+        ``numbering`` is XML text ending the pPr (numPr or outlineLvl). The
+        list holds the opening tags up to the end of pPr, then the content;
+        "</w:p>" is added when the body is flushed.
+        """
+        style_id = self._style_id(style)
+        ppr = "<w:p><w:pPr>"
+        if style_id is not None:
+            ppr += f'<w:pStyle w:val="{ooxml.xml_attr(style_id)}"/>'
         if self.new_page:
-            if style not in ("Schedule Heading", "Execution Heading"):
-                p.paragraph_format.page_break_before = True
+            if style not in _NO_PAGE_BREAK:
+                ppr += "<w:pageBreakBefore/>"  # paragraph_format.page_break_before = True
             self.new_page = False
+        p = [ppr + numbering + "</w:pPr>"]
+        self.pending.append(p)
         return p
+
+    def _spacer(self, style: str) -> None:
+        """An empty paragraph after a table (``add_paragraph()`` then ``p.style = ...``)."""
+        new_page, self.new_page = self.new_page, False
+        self._paragraph(style)
+        self.new_page = new_page
+
+    def _insert_blocks(self) -> None:
+        """Parse the blocks written as text; put them before the body's w:sectPr, as python-docx does."""
+        xml = [item if isinstance(item, str) else "".join(item) + "</w:p>" for item in self.pending]
+        self.pending = []
+        end = self.body.find(qn("w:sectPr"))
+        at = len(self.body) if end is None else self.body.index(end)
+        self.body[at:at] = list(ooxml.parse_fragment(xml))  # one move in C, not one call per block
 
     def _bookmark(self, p, key: str) -> None:
         if key in self.written_keys:
             return  # a duplicate key: only its first paragraph can hold the name
         self.written_keys.add(key)
-        self.bookmarks.wrap(p._p, self.bookmarks.name_for(key))
+        self.bookmarks.wrap_xml(p, self.bookmarks.name_for(key))
 
     def _toc_entry(self, p, number: str, text: str) -> None:
         name = self.bookmarks.name_for(f"{len(self.toc) + 1:08d}", prefix="_Toc")
-        self.bookmarks.wrap(p._p, name)
+        self.bookmarks.wrap_xml(p, name)
         self.toc.append(ooxml.TocEntry(number, text, name))
 
     # paragraphs
@@ -369,11 +412,14 @@ class _BodyWriter:
             style = "Recital"
         else:
             style = f"{'Schedule Level' if schedule else 'Level'} {level}"
-        p = self._paragraph(style)
+        numbering = ""
         if schedule and style.startswith("Schedule Level"):
-            ooxml.set_numbering(p._p, num_id, level - 1)
+            numbering = ooxml.numbering_xml(num_id, level - 1)
+        elif level == 1 and style.startswith("Level") and not para.heading:
+            numbering = ooxml.outline_level_xml(9)  # no heading: keep its text out of the contents
+        p = self._paragraph(style, numbering)
         if level == 1 and para.heading and style != "Recital":
-            p.add_run(clean(para.heading)).bold = True
+            _text_run(p, clean(para.heading), bold=True)
             if not schedule:
                 number = f"{clean(para.number).rstrip('.')}." if para.number else ""  # as Word shows "%1."
                 self._toc_entry(p, number, clean(para.heading))
@@ -382,11 +428,9 @@ class _BodyWriter:
             if para.parts:
                 self._inline(self._paragraph("Body Text Indent"), para.parts)
             return
-        if level == 1 and style.startswith("Level"):
-            ooxml.set_outline_level(p._p, 9)  # no heading: keep its text out of the contents
         if para.heading:
-            p.add_run(clean(para.heading)).bold = True
-            p.add_run(" ")
+            _text_run(p, clean(para.heading), bold=True)
+            _text_run(p, " ")
         self._inline(p, para.parts)
         if para.key:
             self._bookmark(p, para.key)
@@ -394,17 +438,16 @@ class _BodyWriter:
     def _inline(self, p, parts: list[tree.Inline]) -> None:
         for part in parts:
             if isinstance(part, tree.Text):
-                _text_run(p._p, clean(part.text), part.bold, part.italic)
+                _text_run(p, clean(part.text), part.bold, part.italic)
             elif isinstance(part, tree.TermUse):
-                _text_run(p._p, clean(part.shown), None, None)
+                _text_run(p, clean(part.shown))
             elif isinstance(part, tree.Ref):
                 self._ref(p, part)
             elif isinstance(part, tree.Blank):
                 if part.signing:
-                    p.add_run(SIGNING_LINE)
+                    _text_run(p, SIGNING_LINE)
                 else:
-                    run = p.add_run(f"[\u25cf: {clean(part.label)}]")
-                    run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+                    _text_run(p, f"[\u25cf: {clean(part.label)}]", highlight=True)
             else:
                 raise BuildError(_diag("<document>", "S75-DOCX", f"unknown inline part {part!r}"))
 
@@ -417,22 +460,43 @@ class _BodyWriter:
         label = clean(ref.label or ref.number)
         number = clean(ref.number)
         if not label:  # unresolved: the xref stage reports it; the reader must see it too
-            run = p.add_run(f"[\u25cf: reference to {clean(ref.key)}]")
-            run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+            _text_run(p, f"[\u25cf: reference to {clean(ref.key)}]", highlight=True)
             return
         match = None
         if number and ref.key in self.numbered_keys:
             match = re.search(r"(?<![\w.])" + re.escape(number) + r"(?![\w])", label)
         if match is None:
-            p.add_run(label)
+            _text_run(p, label)
             return
         if match.start():
-            p.add_run(label[: match.start()])
-        ooxml.append_field(p._p, ooxml.ref_instr(self.bookmarks.name_for(ref.key)), number)
+            _text_run(p, label[: match.start()])
+        p.append(ooxml.field_xml(ooxml.ref_instr(self.bookmarks.name_for(ref.key)), number))
         if match.end() < len(label):
-            p.add_run(label[match.end():])
+            _text_run(p, label[match.end():])
 
     # tables
+
+    def _grid(self, widths: list[int], rows: list[str], style: str | None, borderless: bool = False) -> None:
+        """``docx.add_table`` with ``rows`` (XML text), as XML text.
+
+        ``widths`` are the columns' twips. ``style``: a table style, spanning
+        the text column. ``borderless``: the signature layout, no borders and
+        fixed column widths.
+        """
+        style_id = self._style_id(style, WD_STYLE_TYPE.TABLE) if style else None
+        xml = "<w:tbl><w:tblPr>"
+        if style_id is not None:
+            xml += f'<w:tblStyle w:val="{ooxml.xml_attr(style_id)}"/>'
+        xml += '<w:tblW w:type="pct" w:w="5000"/>' if style else '<w:tblW w:type="auto" w:w="0"/>'
+        if borderless:
+            xml += ooxml.NO_BORDERS_XML + '<w:tblLayout w:type="fixed"/>'
+        xml += _TBL_LOOK + "</w:tblPr>"
+        xml += "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths) + "</w:tblGrid>"
+        self.pending.append(xml + "".join(rows) + "</w:tbl>")
+
+    def _even_widths(self, cols: int) -> list[int]:
+        """``add_table``'s columns: the text block shared evenly, in twips."""
+        return [Emu(self.block_width // cols).twips] * cols if cols else []
 
     def _table(self, table: tree.Table) -> None:
         width = len(table.columns)
@@ -444,35 +508,37 @@ class _BodyWriter:
                                        "give every row one value per column"))
         if table.caption:
             caption = self._paragraph("Table Caption")
-            caption.add_run(clean(table.caption))
+            _text_run(caption, clean(table.caption))
             if table.key:
                 self._bookmark(caption, table.key)
-        grid = self._add_table(1 + len(table.rows), width)
-        grid._tbl.tblStyle_val = self._style_id("Agreement Table", WD_STYLE_TYPE.TABLE)
-        ooxml.set_table_width_pct(grid._tbl)
-        header = grid.rows[0]
-        ooxml.set_repeat_header(header._tr)
-        for c, name in enumerate(table.columns):
-            cell = header.cells[c]
-            ooxml.set_cell_shading(cell._tc, HEADER_FILL)
-            self._cell(cell, name, bold=True, right=c in table.numeric_columns)
+        widths = self._even_widths(width)
+        numeric = table.numeric_columns
+        rows = [_HEADER_ROW + "".join(
+            self._cell(w, name, bold=True, right=c in numeric, fill=HEADER_FILL)
+            for c, (w, name) in enumerate(zip(widths, table.columns))) + "</w:tr>"]
         for r, row in enumerate(table.rows):
-            tr = grid.rows[r + 1]
-            ooxml.set_cant_split(tr._tr)
-            for c, value in enumerate(row):
-                self._cell(tr.cells[c], value, bold=r in table.total_rows, right=c in table.numeric_columns)
-        self._add_paragraph()._p.style = self._style_id("Table Text")  # breathing space after the grid
+            bold = r in table.total_rows
+            rows.append(_BODY_ROW + "".join(
+                self._cell(w, value, bold=bold, right=c in numeric)
+                for c, (w, value) in enumerate(zip(widths, row))) + "</w:tr>")
+        self._grid(widths, rows, "Agreement Table")
+        self._spacer("Table Text")  # breathing space after the grid
 
-    def _cell(self, cell, text: str, bold: bool = False, right: bool = False, keep: bool = False):
-        p = cell.paragraphs[0]
-        p._p.style = self._style_id("Table Text")
-        if right:
-            p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    def _cell(self, width: int, text: str, bold: bool = False, right: bool = False, keep: bool = False,
+              style: str = "Table Text", fill: str = "") -> str:
+        """A ``w:tc`` as XML text: add_table's cell, with shading, ``p.style``, alignment, keep and run."""
+        xml = f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>'
+        if fill:
+            xml += f'<w:shd w:val="clear" w:color="auto" w:fill="{fill}"/>'  # header shading
+        style_id = self._style_id(style)
+        xml += "</w:tcPr><w:p><w:pPr>"
+        if style_id is not None:
+            xml += f'<w:pStyle w:val="{ooxml.xml_attr(style_id)}"/>'
         if keep:
-            p.paragraph_format.keep_with_next = True
-        run = p.add_run(clean(text))
-        run.bold = bold or None
-        return p
+            xml += "<w:keepNext/>"
+        if right:
+            xml += '<w:jc w:val="right"/>'
+        return xml + "</w:pPr>" + _run_xml(clean(text), bool(bold)) + "</w:p></w:tc>"
 
     # execution
 
@@ -481,62 +547,61 @@ class _BodyWriter:
         if block.method == "common_seal":
             intro = self._paragraph("Execution Text")
             if block.intro:
-                intro.add_run(clean(block.intro))
+                _text_run(intro, clean(block.intro))
             else:
-                intro.add_run("The common seal of ")
-                intro.add_run(name).bold = True
-                intro.add_run(" was affixed in the presence of:")
+                _text_run(intro, "The common seal of ")
+                _text_run(intro, name, bold=True)
+                _text_run(intro, " was affixed in the presence of:")
             for role, person in block.lines:
                 self._signature_lines([("Signature", ""), ("Name", person), ("Title", role)])
         elif block.method == "signatories":
             if block.intro:
-                self._paragraph("Execution Text").add_run(clean(block.intro))
+                _text_run(self._paragraph("Execution Text"), clean(block.intro))
             for role, person in block.lines:
                 p = self._paragraph("Execution Text")
-                p.add_run("Signed by ")
-                p.add_run(clean(person) if person else SIGNING_LINE[:30])
-                p.add_run(" for and on behalf of ")
-                p.add_run(name).bold = True
+                _text_run(p, "Signed by ")
+                _text_run(p, clean(person) if person else SIGNING_LINE[:30])
+                _text_run(p, " for and on behalf of ")
+                _text_run(p, name, bold=True)
                 self._signature_lines([("Signature", ""), ("Title", role), ("Date", "")])
         elif block.method == "sign_off":
             caption = self._paragraph("Table Caption")
-            caption.add_run(clean(block.intro) if block.intro else f"Signed off on behalf of {name}")
-            grid = self._add_table(1 + len(block.lines), 4)
-            grid._tbl.tblStyle_val = self._style_id("Agreement Table", WD_STYLE_TYPE.TABLE)
-            ooxml.set_table_width_pct(grid._tbl)
-            ooxml.set_repeat_header(grid.rows[0]._tr)
-            for c, heading in enumerate(("Role", "Name", "Signature", "Date")):
-                ooxml.set_cell_shading(grid.rows[0].cells[c]._tc, HEADER_FILL)
-                self._cell(grid.rows[0].cells[c], heading, bold=True)
-            for r, (role, person) in enumerate(block.lines, start=1):
-                row = grid.rows[r]
-                row.height = Cm(1.2)
-                ooxml.set_cant_split(row._tr)
-                self._cell(row.cells[0], role)
-                self._cell(row.cells[1], person)
-                self._cell(row.cells[2], "")
-                self._cell(row.cells[3], "")
-            self._add_paragraph()._p.style = self._style_id("Table Text")
+            _text_run(caption, clean(block.intro) if block.intro else f"Signed off on behalf of {name}")
+            widths = self._even_widths(4)
+            rows = [_HEADER_ROW + "".join(
+                self._cell(w, heading, bold=True, fill=HEADER_FILL)
+                for w, heading in zip(widths, ("Role", "Name", "Signature", "Date"))) + "</w:tr>"]
+            for role, person in block.lines:
+                rows.append(_SIGN_OFF_ROW + "".join(
+                    self._cell(w, value) for w, value in zip(widths, (role, person, "", ""))) + "</w:tr>")
+            self._grid(widths, rows, "Agreement Table")
+            self._spacer("Table Text")
         else:
             raise BuildError(_diag("<document>", "S75-DOCX",
                                    f"signature block for {name!r} has unknown method {block.method!r}",
                                    "use common_seal, signatories or sign_off"))
 
-    def _signature_lines(self, rows: list[tuple[str, str]]) -> None:
+    def _signature_lines(self, lines: list[tuple[str, str]]) -> None:
         """Label and dotted line (or the known value) for each row, kept together."""
-        grid = self._add_table(len(rows), 2)
-        ooxml.set_table_borders_none(grid._tbl)
-        grid.autofit = False
-        grid.columns[0].width, grid.columns[1].width = LABEL_WIDTH, LINE_WIDTH
-        for r, (label, value) in enumerate(rows):
-            row = grid.rows[r]
-            ooxml.set_cant_split(row._tr)
-            row.cells[0].width, row.cells[1].width = LABEL_WIDTH, LINE_WIDTH
-            keep = r < len(rows) - 1
-            self._cell(row.cells[0], label, keep=keep)._p.style = self._style_id("Signature Text")
-            value_p = self._cell(row.cells[1], clean(value) if value else SIGNING_LINE, keep=keep)
-            value_p._p.style = self._style_id("Signature Text")
-        self._add_paragraph()._p.style = self._style_id("Execution Text")
+        widths = [LABEL_WIDTH.twips, LINE_WIDTH.twips]
+        rows = []
+        for r, (label, value) in enumerate(lines):
+            keep = r < len(lines) - 1
+            rows.append(_BODY_ROW
+                        + self._cell(widths[0], label, keep=keep, style="Signature Text")
+                        + self._cell(widths[1], clean(value) if value else SIGNING_LINE, keep=keep,
+                                     style="Signature Text")
+                        + "</w:tr>")
+        self._grid(widths, rows, None, borderless=True)
+        self._spacer("Execution Text")
+
+
+# Row and table properties as python-docx and ooxml's table helpers leave them.
+_TBL_LOOK = ('<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" '
+             'w:noHBand="0" w:noVBand="1" w:val="04A0"/>')
+_HEADER_ROW = "<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"  # repeats on each page, never split
+_BODY_ROW = "<w:tr><w:trPr><w:cantSplit/></w:trPr>"  # never split across pages
+_SIGN_OFF_ROW = f'<w:tr><w:trPr><w:trHeight w:val="{SIGN_OFF_ROW_HEIGHT.twips}"/><w:cantSplit/></w:trPr>'
 
 
 # --- writing the file -----------------------------------------------------

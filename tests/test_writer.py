@@ -362,6 +362,13 @@ def test_two_builds_are_byte_identical(tmp_path):
     assert writer.render_docx_bytes(synthetic("final")) == writer.render_docx_bytes(synthetic("final"))
 
 
+def test_zipping_parts_directly_matches_python_docx_save(monkeypatch):
+    """The fast path (parts zipped once) and the fallback (save, then re-zip) give the same bytes."""
+    fast = writer.render_docx_bytes(synthetic())
+    monkeypatch.setattr(ooxml, "PackageWriter", object())  # as if python-docx lacked the internals
+    assert writer.render_docx_bytes(synthetic()) == fast
+
+
 def test_reference_template_is_up_to_date_and_deterministic():
     built_now = make_reference.build()
     assert built_now == make_reference.build()
