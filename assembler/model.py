@@ -157,6 +157,8 @@ class Record(Mapping):
 
 def freeze(value: Any) -> Any:
     """Plain YAML data -> Records and tuples, recursively (iteratively deep enough for YAML)."""
+    if isinstance(value, (str, int, Decimal)) or value is None:
+        return value  # most values: skip the slower Mapping check
     if isinstance(value, Mapping):
         return Record({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):

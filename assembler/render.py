@@ -8,6 +8,7 @@ here: ``number`` and ``xref`` fill them in afterwards.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from jinja2 import TemplateError, UndefinedError
@@ -115,12 +116,11 @@ class Renderer:
 
     def inline(self, text: str, slots: ValueSlots) -> list[tree.Inline]:
         """Markup in our own clause text -> parts; parked values -> literal Text."""
+        if not _MAY_HOLD_MARKUP.search(text):
+            return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
-        pattern = f"{TERM.pattern}|{REF.pattern}|{BLANK.pattern}|{SENTINEL.pattern}"
-        import re
-
         position = 0
-        for match in re.finditer(pattern, text):
+        for match in _INLINE.finditer(text):
             if match.start() > position:
                 parts.append(tree.Text(text[position:match.start()]))
             term, shown, schedule_ref, ref_key, sign, blank, slot = match.groups()
@@ -149,19 +149,30 @@ class Renderer:
         if level_one:
             blocks.append(tree.Para([], level=1, key=key_prefix + clause.key, heading=clause.heading))
         current: tree.Para | None = None
+        lines: list[str] = []  # the current paragraph's text, one entry per source line
         seen_level_two = False
+
+        def finish() -> None:
+            """Parse the paragraph's text once, when all its lines are in."""
+            if current is not None:
+                current.parts = self.inline(" ".join(lines), slots)
+
         for raw_line in text.split("\n"):
             line = raw_line.rstrip()
             if not line.strip() or line.lstrip().startswith("#"):
-                current = None if not line.strip() else current
+                if not line.strip():
+                    finish()
+                    current = None
                 continue
             block = BLOCK_LINE.match(line)
             if block:
+                finish()
                 blocks.extend(self.block(block.group(1), context, clause))
                 current = None
                 continue
             marker = MARKER_LINE.match(line)
             if marker and not line.startswith(" "):
+                finish()
                 symbol, anchor, rest = marker.groups()
                 seen_level_two = seen_level_two or MARKERS[symbol] == 2
                 if MARKERS[symbol] == 3 and not seen_level_two:
@@ -169,14 +180,16 @@ class Renderer:
                                                     f"clause '{clause.key}': a '--' paragraph needs a '-' paragraph above it",
                                                     "Word would number it 1.0.1; start the clause with '-'"))
                 key = f"{key_prefix}{clause.key}.{anchor}" if anchor else ""
-                current = tree.Para(self.inline(rest, slots), level=MARKERS[symbol], key=key)
+                current = tree.Para([], level=MARKERS[symbol], key=key)
+                lines = [rest]
                 blocks.append(current)
             elif current is not None:
-                current.parts = _merge_text(current.parts + [tree.Text(" ")] + self.inline(line.strip(), slots))
+                lines.append(line.strip())
             else:
                 self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
                                                 f"clause '{clause.key}': text outside a paragraph: {line.strip()[:60]!r}",
                                                 "start each paragraph with a marker: - -- --- ---- or ="))
+        finish()
         return blocks
 
     # --- blocks built by the engine ---
@@ -216,6 +229,10 @@ class Renderer:
             parts = [tree.Text("“"), tree.Text(term, bold=True), tree.Text("” means ")]
             paras.append(tree.Para(parts + self.inline(text.strip(), slots), level=0, style="Definition"))
         return paras
+
+
+_INLINE = re.compile(f"{TERM.pattern}|{REF.pattern}|{BLANK.pattern}|{SENTINEL.pattern}")
+_MAY_HOLD_MARKUP = re.compile("[\\[<\ue000]")  # every inline markup starts with one of these
 
 
 def _merge_text(parts: list[tree.Inline]) -> list[tree.Inline]:
