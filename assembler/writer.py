@@ -205,15 +205,14 @@ _NO_PAGE_BREAK = ("Schedule Heading", "Execution Heading")
 
 def _run_xml(text: str, bold: bool | None = None, italic: bool | None = None,
              highlight: bool = False) -> str:
-    """The run python-docx's ``p.add_run(text)`` makes, as XML text.
+    """A ``w:r`` holding ``text``, as XML text.
 
-    ``bold``/``italic`` None: no run properties. True/False: what
-    ``run.bold = bold or None; run.italic = italic or None`` leave, always a
-    (possibly empty) ``w:rPr``. ``highlight``: ``font.highlight_color = YELLOW``.
+    Run properties only where they say something (bold, italic, yellow
+    highlight): an empty ``w:rPr`` would only make the file larger.
     Tabs and line breaks become ``w:tab`` and ``w:br``, as python-docx's setter makes them.
     """
     xml = "<w:r>"
-    if bold is not None or italic is not None or highlight:
+    if bold or italic or highlight:
         xml += "<w:rPr>"
         if bold:
             xml += "<w:b/>"
@@ -308,7 +307,7 @@ class _BodyWriter:
     def write(self) -> None:
         for section in self.document.sections:
             self._section(section)
-        self._insert_blocks()
+            self._insert_blocks()  # a section at a time: the whole body as text would double the peak
         toc_style = self.docx.styles["toc 1"].style_id
         ooxml.replace_toc(self.body, self.toc, toc_style)
         ooxml.set_update_fields(self.docx.settings.element)
@@ -377,8 +376,13 @@ class _BodyWriter:
         """Parse the blocks written as text; put them before the body's w:sectPr, as python-docx does."""
         xml = [item if isinstance(item, str) else "".join(item) + "</w:p>" for item in self.pending]
         self.pending = []
-        end = self.body.find(qn("w:sectPr"))
-        at = len(self.body) if end is None else self.body.index(end)
+        if not xml:
+            return
+        at = len(self.body)
+        if at and self.body[-1].tag == _SECT_PR:  # where python-docx keeps it, so no search
+            at -= 1
+        elif (end := self.body.find(_SECT_PR)) is not None:
+            at = self.body.index(end)
         self.body[at:at] = list(ooxml.parse_fragment(xml))  # one move in C, not one call per block
 
     def _bookmark(self, p, key: str) -> None:
@@ -436,11 +440,19 @@ class _BodyWriter:
             self._bookmark(p, para.key)
 
     def _inline(self, p, parts: list[tree.Inline]) -> None:
+        plain: list[str] = []  # neighbouring plain text and term uses share one run
         for part in parts:
+            if isinstance(part, tree.Text) and not (part.bold or part.italic):
+                plain.append(part.text)
+                continue
+            if isinstance(part, tree.TermUse):
+                plain.append(part.shown)
+                continue
+            if plain:
+                _text_run(p, clean("".join(plain)))
+                plain = []
             if isinstance(part, tree.Text):
                 _text_run(p, clean(part.text), part.bold, part.italic)
-            elif isinstance(part, tree.TermUse):
-                _text_run(p, clean(part.shown))
             elif isinstance(part, tree.Ref):
                 self._ref(p, part)
             elif isinstance(part, tree.Blank):
@@ -450,6 +462,8 @@ class _BodyWriter:
                     _text_run(p, f"[\u25cf: {clean(part.label)}]", highlight=True)
             else:
                 raise BuildError(_diag("<document>", "S75-DOCX", f"unknown inline part {part!r}"))
+        if plain:
+            _text_run(p, clean("".join(plain)))
 
     def _ref(self, p, ref: tree.Ref) -> None:
         """A REF field showing the engine's number; words around it stay plain text.
@@ -595,6 +609,8 @@ class _BodyWriter:
         self._grid(widths, rows, None, borderless=True)
         self._spacer("Execution Text")
 
+
+_SECT_PR = qn("w:sectPr")
 
 # Row and table properties as python-docx and ooxml's table helpers leave them.
 _TBL_LOOK = ('<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" '
