@@ -7,9 +7,11 @@ replaces an earlier final document without ``force``.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -95,6 +97,25 @@ def assemble_source(source, final: bool = False, schedule: str = "", compliance_
     return validation, document, warnings
 
 
+@contextmanager
+def cyclic_gc_paused():
+    """Pause Python's cycle collector for one build.
+
+    A build allocates hundreds of thousands of small objects that live
+    until it ends and form almost no reference cycles (peak memory is the
+    same with the collector off), so its full passes over the growing heap
+    are pure cost, and they made build time grow faster than the schedule
+    count. Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build(path: str, output: Path | None = None, final: bool = False, force: bool = False,
           schedule: str = "", pdf: bool = False, compliance_annex: bool = False) -> BuildResult:
     """Build the agreement at ``path`` into ``output`` (atomically)."""
@@ -103,11 +124,12 @@ def build(path: str, output: Path | None = None, final: bool = False, force: boo
     output = output or default_output(path, schedule)
     if output.suffix.lower() != ".docx":
         raise _usage(output, "S75-OUTPUT", "the output file must end in .docx", f"try -o {output.with_suffix('.docx')}")
-    validation, document, warnings = assemble_source(DirectorySource(path), final, schedule, compliance_annex)
-    if output.exists() and is_final_document(output) and not force:
-        raise _usage(output, "S75-OVERWRITE", "a final document already exists here and is never overwritten silently",
-                     "use --force to replace it, or choose another file with -o")
-    write_docx(document, output)
+    with cyclic_gc_paused():
+        validation, document, warnings = assemble_source(DirectorySource(path), final, schedule, compliance_annex)
+        if output.exists() and is_final_document(output) and not force:
+            raise _usage(output, "S75-OVERWRITE", "a final document already exists here and is never overwritten silently",
+                         "use --force to replace it, or choose another file with -o")
+        write_docx(document, output)
     if final:
         from assembler.provenance import write_manifest
         write_manifest(path, output, final=final, schedule=schedule, compliance_annex=compliance_annex)

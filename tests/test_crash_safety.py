@@ -263,3 +263,21 @@ def test_build_killed_mid_write_leaves_the_previous_document(previous, agreement
     docx.Document(str(out))
     # A killed process cannot remove its temp file; it is hidden (".agreement.docx.*.tmp") and never opened.
     assert all(name.startswith(".agreement.docx.") for name in _leftovers(out.parent))
+
+
+def test_cycle_collector_is_paused_for_a_build_and_restored_after_a_failure(previous, agreement, capsys, monkeypatch):
+    """The collector is off while the document is written and back on after, even when the build fails."""
+    import gc
+
+    out, _ = previous
+    seen = []
+
+    def broken(*args, **kwargs):
+        seen.append(gc.isenabled())
+        raise BuildError("the template broke")
+
+    monkeypatch.setattr(writer, "render_docx_bytes", broken)
+    assert gc.isenabled()
+    _fails_cleanly(capsys, monkeypatch, agreement, out, "[S75-INTERNAL]")
+    assert seen == [False]
+    assert gc.isenabled()
