@@ -38,3 +38,24 @@ def test_every_example_file_names_its_schema(example):
         target = (path.parent / match.group(1)).resolve()
         expected = "framework.schema.json" if path.name == "agreement.yaml" else "schedule.schema.json"
         assert target.name == expected and target.is_file(), f"{path}: {match.group(1)}"
+
+
+def test_hints_come_from_the_type_for_a_bad_value_and_from_the_field_for_a_missing_key(tmp_path):
+    """A bad value's hint is its type's help (``text``); a missing key's hint is the field's own description."""
+    import shutil
+
+    from assembler.loader import DirectorySource
+    from assembler.validate import validate_source
+    from conftest import BASE, edit
+
+    root = tmp_path / "agreement"
+    shutil.copytree(BASE, root)
+    text_help = load_schema("common")["$defs"]["text"]["description"]
+    title_help = _resolve(load_schema("framework")["properties"]["title"])["description"]
+    assert text_help != title_help
+    edit(root / "agreement.yaml", "\ntitle: Northbridge Health and Care Partnership Agreement\n", "\ntitle: [a list]\n")
+    found = {d.code: d.hint for d in validate_source(DirectorySource(str(root))).diagnostics}
+    assert found["S75-TYPE"] == text_help
+    edit(root / "agreement.yaml", "\ntitle: [a list]\n", "\n")
+    found = {d.code: d.hint for d in validate_source(DirectorySource(str(root))).diagnostics}
+    assert found["S75-REQUIRED"] == f"add title: — {title_help}"
