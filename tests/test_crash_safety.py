@@ -265,19 +265,22 @@ def test_build_killed_mid_write_leaves_the_previous_document(previous, agreement
     assert all(name.startswith(".agreement.docx.") for name in _leftovers(out.parent))
 
 
-def test_cycle_collector_is_paused_for_a_build_and_restored_after_a_failure(previous, agreement, capsys, monkeypatch):
-    """The collector is off while the document is written and back on after, even when the build fails."""
+def test_full_collections_are_deferred_for_a_build_and_restored_after_a_failure(previous, agreement, capsys,
+                                                                               monkeypatch):
+    """Full collections are held off while the document is written; the thresholds come back even on failure."""
     import gc
 
+    from assembler.build import FULL_COLLECTION_DEFERRAL
+
     out, _ = previous
+    before = gc.get_threshold()
     seen = []
 
     def broken(*args, **kwargs):
-        seen.append(gc.isenabled())
+        seen.append(gc.get_threshold())
         raise BuildError("the template broke")
 
     monkeypatch.setattr(writer, "render_docx_bytes", broken)
-    assert gc.isenabled()
     _fails_cleanly(capsys, monkeypatch, agreement, out, "[S75-INTERNAL]")
-    assert seen == [False]
-    assert gc.isenabled()
+    assert seen == [(before[0], before[1], FULL_COLLECTION_DEFERRAL)]
+    assert gc.get_threshold() == before and gc.isenabled()
