@@ -9,9 +9,10 @@ the agreement does not have fails loudly instead of printing a blank.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 NHS_KINDS = {"icb", "ccg", "nhs_england", "nhs_trust", "nhs_foundation_trust"}
 COUNCIL_KINDS = {

@@ -119,23 +119,34 @@ class Renderer:
         if not _MAY_HOLD_MARKUP.search(text):
             return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
+        plain: list[str] = []  # neighbouring plain text, joined into one Text so the tree stays small
+
+        def add(part: tree.Inline) -> None:
+            if plain:
+                joined = "".join(plain)
+                if joined:
+                    parts.append(tree.Text(joined))
+                plain.clear()
+            parts.append(part)
+
         position = 0
         for match in _INLINE.finditer(text):
-            if match.start() > position:
-                parts.append(tree.Text(text[position:match.start()]))
+            plain.append(text[position:match.start()])
             term, shown, schedule_ref, ref_key, sign, blank, slot = match.groups()
             if term is not None:
-                parts.append(tree.TermUse(term.strip(), (shown or term).strip()))
+                add(tree.TermUse(term.strip(), (shown or term).strip()))
             elif ref_key is not None:
-                parts.append(tree.Ref(("schedule:" if schedule_ref else "") + ref_key))
+                add(tree.Ref(("schedule:" if schedule_ref else "") + ref_key))
             elif blank is not None:
-                parts.append(tree.Blank(blank.strip(), signing=bool(sign)))
+                add(tree.Blank(blank.strip(), signing=bool(sign)))
             else:
-                parts.append(tree.Text(slots.values[int(slot)]))
+                plain.append(slots.values[int(slot)])
             position = match.end()
-        if position < len(text):
-            parts.append(tree.Text(text[position:]))
-        return _merge_text(parts)
+        plain.append(text[position:])
+        joined = "".join(plain)
+        if joined:
+            parts.append(tree.Text(joined))
+        return parts
 
     def clause_blocks(self, clause: Clause, context: dict, key_prefix: str, level_one: bool = True) -> list[tree.Block]:
         """One clause: its heading paragraph, then its body paragraphs and blocks."""
@@ -233,18 +244,6 @@ class Renderer:
 
 _INLINE = re.compile(f"{TERM.pattern}|{REF.pattern}|{BLANK.pattern}|{SENTINEL.pattern}")
 _MAY_HOLD_MARKUP = re.compile("[\\[<\ue000]")  # every inline markup starts with one of these
-
-
-def _merge_text(parts: list[tree.Inline]) -> list[tree.Inline]:
-    """Join neighbouring plain Text runs so the tree stays small and diffs read well."""
-    merged: list[tree.Inline] = []
-    for part in parts:
-        if (merged and isinstance(part, tree.Text) and isinstance(merged[-1], tree.Text)
-                and not part.bold and not merged[-1].bold and not part.italic and not merged[-1].italic):
-            merged[-1] = tree.Text(merged[-1].text + part.text)
-        elif not (isinstance(part, tree.Text) and part.text == ""):
-            merged.append(part)
-    return merged
 
 
 def contribution_tables(schedule: Record, parties: dict) -> list[tree.Block]:
