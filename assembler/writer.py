@@ -266,6 +266,7 @@ class _BodyWriter:
         self.pending: list[str | list[str]] = []
         self.schedule_list = self._abstract_id("s75-schedule")
         self.style_ids: dict[tuple[str, int], str | None] = {} if style_ids is None else style_ids
+        self.pstyle_xml: dict[str, str] = {}
         self.block_width = docx._block_width
         self._plan_bookmarks()
 
@@ -279,6 +280,15 @@ class _BodyWriter:
         if key not in self.style_ids:
             self.style_ids[key] = self.docx.part.get_style_id(name, kind)
         return self.style_ids[key]
+
+    def _pstyle(self, style: str) -> str:
+        """The ``w:pStyle`` for paragraph style ``style`` as XML text ("" for the default style)."""
+        xml = self.pstyle_xml.get(style)
+        if xml is None:
+            style_id = self._style_id(style)
+            xml = self.pstyle_xml[style] = (
+                "" if style_id is None else f'<w:pStyle w:val="{ooxml.xml_attr(style_id)}"/>')
+        return xml
 
     def _abstract_id(self, name: str) -> int:
         ids = self.numbering.xpath(f'./w:abstractNum[w:name/@w:val="{name}"]/@w:abstractNumId')
@@ -354,10 +364,7 @@ class _BodyWriter:
         list holds the opening tags up to the end of pPr, then the content;
         "</w:p>" is added when the body is flushed.
         """
-        style_id = self._style_id(style)
-        ppr = "<w:p><w:pPr>"
-        if style_id is not None:
-            ppr += f'<w:pStyle w:val="{ooxml.xml_attr(style_id)}"/>'
+        ppr = "<w:p><w:pPr>" + self._pstyle(style)
         if self.new_page:
             if style not in _NO_PAGE_BREAK:
                 ppr += "<w:pageBreakBefore/>"  # paragraph_format.page_break_before = True
@@ -544,10 +551,7 @@ class _BodyWriter:
         xml = f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>'
         if fill:
             xml += f'<w:shd w:val="clear" w:color="auto" w:fill="{fill}"/>'  # header shading
-        style_id = self._style_id(style)
-        xml += "</w:tcPr><w:p><w:pPr>"
-        if style_id is not None:
-            xml += f'<w:pStyle w:val="{ooxml.xml_attr(style_id)}"/>'
+        xml += "</w:tcPr><w:p><w:pPr>" + self._pstyle(style)
         if keep:
             xml += "<w:keepNext/>"
         if right:
