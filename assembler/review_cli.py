@@ -21,9 +21,16 @@ _CLAUSES_HELP = "Use the clause library in DIR instead of the installed one (for
 
 
 def _docx_output(output: Path) -> Path:
+    """``output`` if a redline or deed may be written there: a .docx, and not a final agreement."""
+    from assembler.build import is_final_document
+
     if output.suffix.lower() != ".docx":
         raise UsageError(Diagnostic(Location(str(output)), ERROR, "S75-OUTPUT", "the output file must end in .docx",
                                     f"try -o {output.with_suffix('.docx')}"))
+    if output.exists() and is_final_document(output):
+        raise UsageError(Diagnostic(Location(str(output)), ERROR, "S75-OVERWRITE",
+                                    "a final agreement is here; a redline or deed never replaces it",
+                                    f"write to another file, e.g. -o {output.with_name(output.stem + '-changes.docx')}"))
     return output
 
 

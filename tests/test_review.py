@@ -320,6 +320,17 @@ def test_variation_command_writes_a_docx(repo, tmp_path):
     assert out.read_bytes() == first
 
 
+@pytest.mark.parametrize("command", ["redline", "variation"])
+def test_redline_and_deed_never_replace_a_final_agreement(repo, tmp_path, command):
+    final = tmp_path / "signed.docx"
+    built = s75(repo, "build", "--final", str(ROOT / "agreements" / "southampton-bcf-2017"), "-o", str(final))
+    assert built.returncode == 0, built.stdout + built.stderr
+    before = final.read_bytes()
+    result = s75(repo, command, OLD, NEW, "-o", str(final))
+    assert result.returncode == 2 and "[S75-OVERWRITE]" in result.stdout + result.stderr
+    assert final.read_bytes() == before
+
+
 @pytest.mark.skipif(shutil.which("soffice") is None and shutil.which("libreoffice") is None,
                     reason="LibreOffice is not installed")
 def test_libreoffice_opens_the_redline_and_the_deed(repo, tmp_path):
