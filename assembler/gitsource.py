@@ -92,8 +92,8 @@ class GitSource:
     def _object(self, *parts: str) -> str:
         """``commit:path/part``; a path starting ./ or ../ is relative to ``cwd``, as in git."""
         inner = "/".join(p for p in (self.path, *parts) if p)
-        if self.path == ".":
-            inner = "./" + "/".join(parts)
+        if self.path in (".", ".."):  # git reads these as relative only with their slash: ./ and ../
+            inner = self.path + "/" + "/".join(parts)
         return f"{self.commit}:{inner}"
 
     def _shown(self, *parts: str) -> str:
@@ -102,7 +102,8 @@ class GitSource:
     def _tree(self, *parts: str) -> dict[str, tuple[str, str, str, int]]:
         """Entries of a tree: name -> (mode, type, object id, size)."""
         where = self._shown(*parts)
-        done = run_git(["ls-tree", "-z", "-l", self._object(*parts)], self.cwd, where)
+        # --full-tree: from a subdirectory, ls-tree would list only what lies under it
+        done = run_git(["ls-tree", "--full-tree", "-z", "-l", self._object(*parts)], self.cwd, where)
         if done.returncode != 0:
             raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}",
                               "check the path: after REV: it is relative to the top of the repository "

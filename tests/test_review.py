@@ -130,6 +130,16 @@ def test_a_missing_path_at_a_revision_is_a_diagnostic(repo):
         GitSource("HEAD~1", "agreements/x", cwd=repo).read_schedule("dementia.yaml")
 
 
+def test_a_revision_reads_the_same_from_a_subdirectory(repo):
+    """git lists a tree relative to the current directory unless told otherwise; the source must not."""
+    from_top = s75(repo, "diff", OLD, NEW, "--format", "json")
+    inside = repo / "agreements" / "x" / "schedules"
+    for old in (OLD, "HEAD~1:../"):
+        from_inside = s75(inside, "diff", old, "..", "--format", "json")
+        assert from_inside.returncode == from_top.returncode == 0, from_inside.stdout + from_inside.stderr
+        assert json.loads(from_inside.stdout)["money"] == json.loads(from_top.stdout)["money"] != []
+
+
 def test_bad_revisions_and_paths_are_one_clean_line(repo):
     result = s75(repo, "diff", "nosuch:agreements/x", NEW)
     assert result.returncode == 2
