@@ -11,7 +11,10 @@ produce?": it checks the document and every recorded input against their
 hashes first (naming each file that changed, appeared or disappeared), then
 rebuilds from the recorded agreement directory and compares the bytes,
 saying which parts of the package differ and the first paragraph that reads
-differently.
+differently. The directory is looked for where it was relative to the
+document first, so a moved or cloned folder still verifies; and when the
+working tree's files have changed since a build from a clean commit, the
+document is rebuilt from that commit instead.
 """
 
 from __future__ import annotations
@@ -97,13 +100,33 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def git_state(root: Path) -> dict:
-    """{"commit": sha or None, "clean": bool or None}; None when git is absent or this is not a repo."""
+def git_state(root: Path, leave_out: tuple[Path, ...] = ()) -> dict:
+    """{"commit", "clean", "path"}: all None when git is absent or ``root`` is not in a repository.
+
+    ``clean`` says whether the agreement directory holds no uncommitted change
+    (other changes in the repository do not alter what the agreement builds);
+    ``leave_out`` are the build's own outputs, which may lie inside it.
+    ``path`` is the directory relative to the repository's top, so that
+    ``commit:path`` names the exact inputs.
+    """
     commit = _git(root, "rev-parse", "--verify", "HEAD")
-    if commit is None:
-        return {"commit": None, "clean": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal")
-    return {"commit": commit.strip(), "clean": None if status is None else status.strip() == ""}
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if commit is None or top is None:
+        return {"commit": None, "clean": None, "path": None}
+    top_dir = Path(top.strip()).resolve()
+    try:
+        path = root.resolve().relative_to(top_dir).as_posix()
+        path = "" if path == "." else path  # the top itself: "commit:" in git's spelling
+    except ValueError:
+        path = None
+    excluded = []
+    for item in leave_out:
+        try:
+            excluded.append(f":(exclude,top){Path(item).resolve().relative_to(top_dir).as_posix()}")
+        except ValueError:
+            continue  # outside the repository: git status does not see it anyway
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", *excluded)
+    return {"commit": commit.strip(), "clean": None if status is None else status.strip() == "", "path": path}
 
 
 def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, *, final: bool = True,
@@ -114,12 +137,21 @@ def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, *, fi
     return {
         "manifest_version": MANIFEST_VERSION,
         "tool": {"name": TOOL, "version": __version__},
-        "agreement": {"directory": str(root), "files": agreement_files(root)},
+        "agreement": {"directory": str(root), "from_document": _relative(root, output.resolve().parent),
+                      "files": agreement_files(root)},
         "library": library_files(),
         "build": {"final": final, "schedule": schedule, "compliance_annex": compliance_annex},
-        "git": git_state(root),
+        "git": git_state(root, leave_out=(output, manifest_path(output))),
         "output": {"file": output.name, "sha256": sha256_file(output)},
     }
+
+
+def _relative(path: Path, start: Path) -> str | None:
+    """``path`` relative to ``start`` (POSIX separators), or None where there is no such path (another drive)."""
+    try:
+        return Path(os.path.relpath(path, start)).as_posix()
+    except ValueError:
+        return None
 
 
 def write_manifest(agreement: str | os.PathLike, output: str | os.PathLike, **options) -> Path:
@@ -142,6 +174,7 @@ class Verification:
     document: Path
     findings: list[Diagnostic] = field(default_factory=list)
     rebuilt: bool = False
+    note: str = ""  # how it was verified, when not from the working tree
 
     @property
     def ok(self) -> bool:
@@ -213,10 +246,11 @@ def verify(document: str | os.PathLike) -> Verification:
                                         f"{recorded_output[:12]}... recorded, {actual_output[:12]}... now)",
                                         "it was edited or replaced after the build"))
 
-    root = Path(manifest["agreement"]["directory"])
+    root = _recorded_agreement(document, manifest)
     if not root.is_dir():
         result.findings.append(_finding(root, "S75-VERIFY-INPUT",
-                                        f"the agreement directory {root} recorded in the manifest does not exist"))
+                                        f"the agreement directory {root} recorded in the manifest does not exist",
+                                        "keep the agreement where it was, or beside the document as it was then"))
         return result
     current, problems = _current_agreement_files(root)
     result.findings += problems
@@ -232,7 +266,9 @@ def verify(document: str | os.PathLike) -> Verification:
                                         f"built with s75 {version}, verifying with s75 {__version__}",
                                         f"verify with s75 {version}"))
     if any(d.code != "S75-VERIFY-DOCUMENT" for d in result.findings):
-        return result  # the inputs differ: a rebuild could only differ too, and would not say why
+        if all(d.code == "S75-VERIFY-INPUT" for d in result.findings):
+            _verify_from_commit(document, manifest, root, result)
+        return result  # the inputs differ: a rebuild from them could only differ too, and would not say why
 
     rebuilt = rebuild_bytes(root, manifest["build"])
     result.rebuilt = True
@@ -246,13 +282,54 @@ def verify(document: str | os.PathLike) -> Verification:
     return result
 
 
-def rebuild_bytes(root: Path, options: dict) -> bytes:
-    """The document the recorded options produce from ``root`` now, in memory (nothing is written)."""
+def _recorded_agreement(document: Path, manifest: dict) -> Path:
+    """The agreement directory: where it was relative to the document if it is there (a moved or
+    cloned folder), else the absolute path recorded."""
+    relative = manifest["agreement"].get("from_document")
+    if isinstance(relative, str):
+        beside = (document.resolve().parent / relative).resolve()
+        if beside.is_dir():
+            return beside
+    return Path(manifest["agreement"]["directory"])
+
+
+def _verify_from_commit(document: Path, manifest: dict, root: Path, result: Verification) -> None:
+    """The working tree's inputs changed: rebuild from the commit recorded, if the tree was clean then.
+
+    When those bytes match, the document is verified against the commit, and
+    the changed files are only news (``result.note``).
+    """
+    from assembler.diagnostics import S75Error
+    from assembler.gitsource import GitSource
+
+    git = manifest.get("git") or {}
+    commit, path = git.get("commit"), git.get("path")
+    if not (git.get("clean") and isinstance(commit, str) and isinstance(path, str)):
+        return
+    try:
+        rebuilt = rebuild_bytes(GitSource(commit, path, cwd=root if root.is_dir() else document.parent,
+                                          display=f"{commit[:12]}:{path}"), manifest["build"])
+    except S75Error:
+        return  # the commit is not in this clone, or no longer builds: the input findings stand
+    if rebuilt == document.read_bytes():
+        result.rebuilt = True
+        result.note = (f"rebuilt from commit {commit[:12]} ({path or '.'}), as recorded; "
+                       f"the working tree has changed since: " + "; ".join(d.message for d in result.findings))
+        result.findings = []
+
+
+def rebuild_bytes(source, options: dict) -> bytes:
+    """The document the recorded options produce from ``source`` now, in memory (nothing is written).
+
+    ``source`` is an agreement directory or any agreement source (e.g. a commit).
+    """
     from assembler.build import assemble_source
     from assembler.loader import DirectorySource
     from assembler.writer import render_docx_bytes
 
-    _, tree, _ = assemble_source(DirectorySource(root), final=bool(options.get("final", True)),
+    if isinstance(source, (str, os.PathLike)):
+        source = DirectorySource(source)
+    _, tree, _ = assemble_source(source, final=bool(options.get("final", True)),
                                  schedule=str(options.get("schedule") or ""),
                                  compliance_annex=bool(options.get("compliance_annex", False)))
     return render_docx_bytes(tree)

@@ -27,7 +27,8 @@ def register_provenance_commands(group: click.Group) -> None:
         for finding in result.findings:
             click.echo(finding.format())
         if result.ok:
-            click.echo(f"verified: {document} is exactly what its recorded inputs build", err=True)
+            how = f" ({result.note})" if result.note else ""
+            click.echo(f"verified: {document} is exactly what its recorded inputs build{how}", err=True)
             sys.exit(0)
         click.echo(f"not verified: {document} differs ({len(result.findings)} finding(s))", err=True)
         sys.exit(1)

@@ -49,12 +49,13 @@ def test_final_build_writes_a_manifest_beside_the_document(built, final_agreemen
     manifest = json.loads(path.read_text(encoding="utf-8"))
     assert manifest["tool"] == {"name": "s75-assembler", "version": __version__}
     assert manifest["agreement"]["directory"] == str(final_agreement.resolve())
+    assert manifest["agreement"]["from_document"] == "../agreement"
     files = {p.relative_to(final_agreement).as_posix(): sha256(p)
              for p in [final_agreement / "agreement.yaml", *sorted((final_agreement / "schedules").glob("*.yaml"))]}
     assert manifest["agreement"]["files"] == files
     assert manifest["output"] == {"file": "northbridge.docx", "sha256": sha256(built)}
     assert manifest["build"] == {"final": True, "schedule": "", "compliance_annex": False}
-    assert manifest["git"] == {"commit": None, "clean": None}  # tmp_path is not a repository
+    assert manifest["git"] == {"commit": None, "clean": None, "path": None}  # tmp_path is not a repository
     assert "clauses/outline.yaml" in manifest["library"] and "templates/reference.docx" in manifest["library"]
     assert sorted(p.name for p in built.parent.iterdir()) == ["northbridge.docx", "northbridge.docx.manifest.json"]
 
@@ -81,12 +82,71 @@ def test_manifest_records_git_commit_and_clean_tree(final_agreement, tmp_path, c
     out = tmp_path / "git.docx"
     code, stdout, stderr = s75(capsys, monkeypatch, "build", str(final_agreement), "-o", str(out), "--final")
     assert code == 0, stdout + stderr
-    assert json.loads(manifest_path(out).read_text())["git"] == {"commit": head, "clean": True}
+    assert json.loads(manifest_path(out).read_text())["git"] == {"commit": head, "clean": True, "path": ""}
 
     (final_agreement / "notes.txt").write_text("uncommitted\n", encoding="utf-8")
     code, stdout, stderr = s75(capsys, monkeypatch, "build", str(final_agreement), "-o", str(out), "--final", "--force")
     assert code == 0, stdout + stderr
-    assert json.loads(manifest_path(out).read_text())["git"] == {"commit": head, "clean": False}
+    assert json.loads(manifest_path(out).read_text())["git"] == {"commit": head, "clean": False, "path": ""}
+
+
+def _repository_with(agreement: Path, top: Path) -> str:
+    """Commit ``agreement`` (already under ``top``) to a new repository at ``top``; the commit id."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(top), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false",
+        "commit", "-q", "-m", "agreement")
+    return git("rev-parse", "HEAD")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_document_and_manifest_inside_the_repository_leave_the_tree_clean(tmp_path, capsys, monkeypatch):
+    top = tmp_path / "repo"
+    shutil.copytree(BASE, top / "agreements" / "north")
+    edit(top / "agreements" / "north" / "agreement.yaml", "status: draft", "status: final")
+    head = _repository_with(top / "agreements" / "north", top)
+    for out in (top / "north.docx", top / "agreements" / "north" / "north.docx"):
+        for _ in range(2):  # the second build finds the first one's document and manifest there
+            code, stdout, stderr = s75(capsys, monkeypatch, "build", str(top / "agreements" / "north"), "-o", str(out),
+                                       "--final", "--force")
+            assert code == 0, stdout + stderr
+            assert json.loads(manifest_path(out).read_text())["git"] == {
+                "commit": head, "clean": True, "path": "agreements/north"}
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_verify_from_a_moved_clone_and_from_the_commit_after_the_files_change(tmp_path, capsys, monkeypatch):
+    top = tmp_path / "repo"
+    shutil.copytree(BASE, top / "agreements" / "north")
+    edit(top / "agreements" / "north" / "agreement.yaml", "status: draft", "status: final")
+    _repository_with(top / "agreements" / "north", top)
+    out = top / "signed" / "north.docx"
+    out.parent.mkdir()
+    code, stdout, stderr = s75(capsys, monkeypatch, "build", str(top / "agreements" / "north"), "-o", str(out), "--final")
+    assert code == 0, stdout + stderr
+
+    moved = tmp_path / "colleague" / "repo"
+    shutil.move(str(top), str(moved))
+    document = moved / "signed" / "north.docx"
+    code, stdout, stderr = s75(capsys, monkeypatch, "verify", str(document))
+    assert code == 0, stdout + stderr
+    assert "verified" in stderr and "commit" not in stderr  # from the files beside it
+
+    edit(moved / "agreements" / "north" / "schedules" / "pool.yaml", "council: 400000", "council: 450000")
+    code, stdout, stderr = s75(capsys, monkeypatch, "verify", str(document))
+    assert code == 0, stdout + stderr
+    assert "rebuilt from commit" in stderr and "pool.yaml has changed since the build" in stderr
+
+    edit(moved / "agreements" / "north" / "agreement.yaml", "status: final", "status: final\n")
+    subprocess.run(["git", "-C", str(moved), "-c", "user.name=t", "-c", "user.email=t@example.org", "-c",
+                    "commit.gpgsign=false", "commit", "-qam", "later"], check=True)
+    subprocess.run(["git", "-C", str(moved), "reflog", "expire", "--expire=now", "--all"], check=True)
+    shutil.rmtree(moved / ".git")  # the commit is gone: the changed files are findings again
+    code, stdout, stderr = s75(capsys, monkeypatch, "verify", str(document))
+    assert code == 1 and "[S75-VERIFY-INPUT]" in stdout
 
 
 def test_manifest_without_git_on_path(final_agreement, tmp_path, capsys, monkeypatch):
@@ -95,7 +155,7 @@ def test_manifest_without_git_on_path(final_agreement, tmp_path, capsys, monkeyp
     out = tmp_path / "nogit.docx"
     code, stdout, stderr = s75(capsys, monkeypatch, "build", str(final_agreement), "-o", str(out), "--final")
     assert code == 0, stdout + stderr
-    assert json.loads(manifest_path(out).read_text())["git"] == {"commit": None, "clean": None}
+    assert json.loads(manifest_path(out).read_text())["git"] == {"commit": None, "clean": None, "path": None}
 
 
 def test_verify_matches(built, capsys, monkeypatch):
