@@ -8,7 +8,7 @@ collected and raised together as one BuildError.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assembler import tree
 from assembler.clauselib import Library, default_library
@@ -16,7 +16,7 @@ from assembler.diagnostics import ERROR, WARNING, BuildError, Diagnostic, Locati
 from assembler.model import Record, format_date
 from assembler.number import number_document
 from assembler.render import Renderer, applies, body_conditions, schedule_conditions
-from assembler.xref import resolve_references
+from assembler.xref import resolve_references, targets
 
 SUBTITLE = "Partnership agreement under section 75 of the National Health Service Act 2006"
 
@@ -39,6 +39,7 @@ class Rendered:
     renderer: Renderer
     used: set[str]
     only_schedule: str
+    whole: list[tree.Section] | None = None  # the whole agreement, when one schedule is built alone
 
 
 def render_document(agreement: Record, library: Library | None = None, only_schedule: str = "",
@@ -47,11 +48,16 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
     library = library or default_library()
     renderer = Renderer(library, agreement)
     sections = []
+    whole = None
     if not only_schedule:
         sections.append(_recitals(renderer))
         sections.append(_body(renderer))
     schedules = _schedules(renderer)
     if only_schedule:
+        # The rest of the agreement is rendered too (its own renderer: its problems are the full
+        # build's to report), so that references out of the schedule can give their numbers.
+        others = Renderer(library, agreement)
+        whole = [_recitals(others), _body(others), *schedules]
         schedules = [s for s in schedules if s.key == only_schedule]
     sections += schedules
     if not only_schedule:
@@ -71,7 +77,7 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
         keywords=", ".join(p.name for p in agreement.parties),
         iso_date=agreement.get("agreement_date", agreement.commencement),
     )
-    return Rendered(document, renderer, used, only_schedule)
+    return Rendered(document, renderer, used, only_schedule, whole)
 
 
 def resolve_document(rendered: Rendered) -> tuple[tree.Document, list[Diagnostic]]:
@@ -82,7 +88,12 @@ def resolve_document(rendered: Rendered) -> tuple[tree.Document, list[Diagnostic
     document, renderer, used, only_schedule = (rendered.document, rendered.renderer, rendered.used,
                                                rendered.only_schedule)
     number_document(document)
-    problems = renderer.problems + resolve_references(document, partial=bool(only_schedule))
+    outside = None
+    if rendered.whole is not None:
+        whole = replace(document, sections=rendered.whole)
+        number_document(whole)
+        outside = targets(whole)
+    problems = renderer.problems + resolve_references(document, outside=outside)
     warnings = []
     if not only_schedule:
         problems += _undefined_terms(renderer, used, renderer.library)

@@ -38,11 +38,14 @@ def wording(section: tree.Section, para: tree.Para | None, from_section: tree.Se
     return "clause ", para.full_number, ""
 
 
-def resolve_references(document: tree.Document, partial: bool = False) -> list[Diagnostic]:
+def resolve_references(document: tree.Document,
+                       outside: dict[str, tuple[tree.Section, tree.Para | None]] | None = None) -> list[Diagnostic]:
     """Replace each Ref's key with wording and number; report the broken ones.
 
-    ``partial`` is for a single schedule built on its own: references outside
-    it cannot point into the document and are written as plain wording.
+    ``outside`` is given for a schedule built on its own: the targets of the
+    whole agreement, numbered. A reference to one of them is plain wording
+    ("clause 7.3 of the Agreement"), as Word has nothing in this document to
+    point at.
     """
     known = targets(document)
     problems = []
@@ -56,9 +59,13 @@ def resolve_references(document: tree.Document, partial: bool = False) -> list[D
                 if not isinstance(part, tree.Ref):
                     parts.append(part)
                     continue
-                key = part.key if part.key in known or not scope else (scope + part.key if scope + part.key in known else part.key)
+                key = _scoped(part.key, scope, known)
                 if key not in known:
-                    if not partial:
+                    elsewhere = _scoped(part.key, scope, outside) if outside is not None else None
+                    if elsewhere in (outside or {}):
+                        parts.append(tree.Text(_outside_wording(*outside[elsewhere])))
+                        continue
+                    if outside is None:
                         problems.append(Diagnostic(Location("clauses", 1, 1), ERROR, "S75-XREF",
                                                    f"reference to '{part.key}' in {section.kind} {section.number or section.title} does not resolve",
                                                    "refer to the key of a clause that is in this agreement"))
@@ -75,3 +82,21 @@ def resolve_references(document: tree.Document, partial: bool = False) -> list[D
                     parts.append(tree.Text(after))
             block.parts = parts
     return problems
+
+
+def _scoped(key: str, scope: str, known: dict) -> str:
+    """A key as written in a schedule's clause may be local to that schedule (``scope``)."""
+    if key in known or not scope:
+        return key
+    return scope + key if scope + key in known else key
+
+
+def _outside_wording(section: tree.Section, para: tree.Para | None) -> str:
+    """How a schedule built on its own names a place in the rest of the agreement."""
+    if para is None:
+        return f"Schedule {section.number} to the Agreement"
+    if section.kind == "schedule":
+        return f"paragraph {para.full_number} of Schedule {section.number} to the Agreement"
+    if section.kind == "recitals":
+        return f"recital {para.full_number} of the Agreement"
+    return f"clause {para.full_number} of the Agreement"

@@ -149,3 +149,25 @@ def test_single_schedule_build_has_only_that_schedule(tmp_path):
     result = build(str(example), tmp_path / "one.docx", schedule=key)
     kinds = [s.kind for s in result.document.sections]
     assert kinds == ["schedule"] and result.document.sections[0].key == key
+
+
+def test_a_schedule_built_alone_cites_the_agreement_by_number():
+    """References out of a schedule built alone give the numbers of the whole agreement, "of the Agreement"."""
+    from assembler.text import inline_text
+
+    example = next(p for p in EXAMPLES if p.name == "portsmouth-framework-2022")
+    _, whole, _ = assemble_source(DirectorySource(str(example)))
+    _, alone, _ = assemble_source(DirectorySource(str(example)), schedule="bcf")
+
+    def paragraphs(document):
+        section = next(s for s in document.sections if s.key == "bcf")
+        return [inline_text(b.parts) for b in section.blocks if isinstance(b, tree.Para)]
+
+    in_whole, by_itself = paragraphs(whole), paragraphs(alone)
+    assert len(in_whole) == len(by_itself)
+    cited = 0
+    for there, here in zip(in_whole, by_itself):
+        assert "the provisions on" not in here
+        assert here == re.sub(r"(clause \d+(?:\.\d+)*)", r"\1 of the Agreement", there), (there, here)
+        cited += len(re.findall(r"clause \d+(?:\.\d+)*", there))
+    assert cited >= 5
