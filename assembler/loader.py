@@ -782,7 +782,36 @@ def load_yaml_bytes(raw: bytes, display: str) -> tuple[YamlFile | None, list[Dia
     if diagnostics:
         return None, diagnostics
     source = SourceMap(display, builder.values, builder.keys, builder.scalars)
+    diagnostics = _escaped_control_chars(builder.root, source)
+    if diagnostics:
+        return None, diagnostics
     return YamlFile(Path(display), display, builder.root, source), []
+
+
+def _escaped_control_chars(root, source: SourceMap) -> list[Diagnostic]:
+    """Characters a Word document cannot hold that came in through an escape (``"\\v"``, ``"\\x07"``).
+
+    The raw text was checked already; a double-quoted value can still spell
+    such a character as an escape, and it must not vanish silently.
+    """
+    found = []
+    stack = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            where = path + (key,)
+            if isinstance(key, str) and (match := _NOT_PRINTABLE.search(key)):
+                message, hint = _describe_char(match.group())
+                found.append(Diagnostic(source.key_location(where), ERROR, "S75-CONTROL",
+                                        f"this key holds a {message}", hint))
+            if isinstance(value, str) and (match := _NOT_PRINTABLE.search(value)):
+                message, hint = _describe_char(match.group())
+                found.append(Diagnostic(source.locate(where), ERROR, "S75-CONTROL",
+                                        f"this value holds, written as an escape, a {message}", hint))
+            elif isinstance(value, (dict, list)):
+                stack.append((where, value))
+    return sorted(found, key=lambda d: (d.location.line, d.location.column))
 
 
 def _read_regular_file(path: Path, display: str) -> bytes:
