@@ -207,8 +207,8 @@ def compliance(path: str, fmt: str) -> None:
     rows = compliance_rows(validation, document)
     click.echo(format_json(rows) if fmt == "json" else format_text(rows))
     if document is None:
-        click.echo(f"the agreement has {len(validation.errors)} validation errors, so no clause numbers could be given; "
-                   "run s75 validate", err=True)
+        click.echo(f"the agreement has {len(validation.errors)} validation error(s), so it could not be assembled "
+                   "and no clause numbers are given; run s75 validate", err=True)
     sys.exit(1 if document is None or any(r.missing for r in rows) else 0)
 
 from assembler.provenance_cli import register_provenance_commands; register_provenance_commands(cli)  # noqa: E402,E702

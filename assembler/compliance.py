@@ -10,10 +10,12 @@ import json
 from dataclasses import asdict, dataclass
 
 from assembler import tree
+from assembler.model import schedule_order
 from assembler.requirements import applicable_checks
 from assembler.validate import Validation
 
 MISSING = "MISSING"
+NOT_BUILT = "(not built)"  # the clause column when validation errors stop the document being assembled
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Row:
     requirement: str
     code: str
     yaml: str  # file:line:col of each place that meets it, or MISSING
-    clause: str  # "clause 7.2", "Schedule 3, paragraph 4", or MISSING
+    clause: str  # "clause 7.2", "Schedule 3, paragraph 4", MISSING, or NOT_BUILT
 
     @property
     def missing(self) -> bool:
@@ -52,7 +54,12 @@ def compliance_rows(validation: Validation, document: tree.Document | None) -> l
     if files is None or files.framework is None:
         return []
     cites = _clause_numbers(document)
-    numbers = {s.key: s.number for s in document.sections if s.kind == "schedule"} if document else {}
+    if document is not None:
+        numbers = {s.key: s.number for s in document.sections if s.kind == "schedule"}
+    else:  # the order the document would have: the schedules' own order, then their keys
+        datas = [doc.data for doc in files.schedules if isinstance(doc.data, dict) and isinstance(doc.data.get("key"), str)]
+        numbers = {d["key"]: str(n) for n, d in enumerate(schedule_order(datas), start=1)
+                   if isinstance(d.get("order", 100), int)}
     rows = []
     schedules = tuple(files.schedules)
     for result in applicable_checks(files.framework, schedules):
@@ -71,9 +78,17 @@ def compliance_rows(validation: Validation, document: tree.Document | None) -> l
         else:
             yaml_where = "(stated by the clause library)"
         # A schedule row may be stated in the schedule itself or, once for all schemes, in the body.
-        clause = cites.get(key) or cites.get(req.clause, MISSING)
+        clause = NOT_BUILT if document is None else cites.get(key) or cites.get(req.clause, MISSING)
         rows.append(Row(scope, req.regulation, req.requirement, req.code, yaml_where, clause))
-    return rows
+    return sorted(rows, key=_reading_order)
+
+
+def _reading_order(row: Row) -> tuple[int, str]:
+    """The agreement's own rows first, then each schedule's in the order of the document."""
+    if row.scope == "agreement":
+        return (0, "")
+    number = row.scope.split()[1]
+    return (int(number) if number.isdigit() else 10**6, row.scope)
 
 
 def format_text(rows: list[Row]) -> str:
@@ -105,6 +120,6 @@ def compliance_blocks(validation: Validation) -> list[tree.Block]:
     intro = tree.Para([tree.Text(
         "This annex is for review only and does not form part of the Agreement. It lists each requirement "
         "of the Regulations, where the agreement's data meets it and the provision that states it.")], level=0)
-    table = tree.Table(["Scope", "Regulation", "Requirement", "Stated in"],
-                       [[r.scope, r.regulation, r.requirement, r.clause] for r in rows])
+    table = tree.Table(["Scope", "Regulation", "Requirement", "Met in the YAML at", "Stated in"],
+                       [[r.scope, r.regulation, r.requirement, r.yaml, r.clause] for r in rows])
     return [intro, table]
