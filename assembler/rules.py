@@ -84,7 +84,7 @@ def _has_both_sides(keys, parties) -> tuple[bool, bool]:
 def parties_on_both_sides(ctx: Context):
     nhs, council = _has_both_sides(ctx.parties, ctx.parties)
     if not (nhs and council):
-        missing = "an NHS body" if not nhs else "a local authority"
+        missing = "NHS body" if not nhs else "local authority"
         yield _at(ctx.framework, ("parties",), "S75-PARTIES",
                   f"a section 75 agreement needs at least one NHS body and one local authority; it has no {missing}",
                   "add the missing party under parties: with its kind (e.g. icb or unitary_council)", key=True)
@@ -264,7 +264,7 @@ def schedule_partners_on_both_sides(ctx: Context):
             continue
         nhs, council = _has_both_sides(doc.data["partners"], ctx.parties)
         if not (nhs and council):
-            missing = "an NHS body" if not nhs else "a local authority"
+            missing = "NHS body" if not nhs else "local authority"
             yield _at(doc, ("partners",), "S75-PARTNERS",
                       f"this schedule's partners include no {missing}; partnership arrangements need both",
                       "list at least one NHS body and one local authority under partners:", key=True)
@@ -291,6 +291,36 @@ def host_and_lead_are_partners(ctx: Context):
             found = _not_partner(doc, ("lead_commissioning", "lead"), lead, "lead commissioner", "S75-LEAD", ctx)
             if found:
                 yield found
+
+
+@rule
+def pool_manager_is_of_the_host(ctx: Context):
+    """Reg 7(4): the host partner appoints one of its own officers as pool manager."""
+    for doc in ctx.schedules:
+        management = doc.data.get("management", {})
+        host, manager = management.get("host_partner"), management.get("pool_manager", {}).get("party")
+        if host in doc.data["partners"] and manager and host != manager:  # a host outside: S75-HOST says so
+            yield _at(doc, ("management", "pool_manager", "party"), "S75-POOL-MANAGER",
+                      f"the pool manager must be an officer of the host partner ('{host}'), not of '{manager}' "
+                      "(regulation 7(4))",
+                      f"set pool_manager party: {host}, or make '{manager}' the host partner")
+
+
+@rule
+def risk_share_is_complete(ctx: Context):
+    """A cascade needs its steps and a joint risk pool its amount, or the clause cannot say them."""
+    places = [(ctx.framework, ("finance", "risk_share"), ctx.framework.data["finance"]["risk_share"])]
+    places += [(doc, ("risk_share",), doc.data["risk_share"]) for doc in ctx.schedules if "risk_share" in doc.data]
+    for doc, path, share in places:
+        if share["model"] == "cascade" and not share.get("cascade"):
+            yield _at(doc, path + ("model",), "S75-RISK-SHARE",
+                      "the cascade model needs its steps: which sources meet an overspend, in order",
+                      "add cascade: with steps from other_underspends, risk_pool, reduce_uncommitted_spend, "
+                      "outside_funding")
+        if share["model"] == "joint_risk_pool" and "risk_pool" not in share:
+            yield _at(doc, path + ("model",), "S75-RISK-SHARE",
+                      "the joint risk pool has no amount; the agreement would show a blank to complete",
+                      "add risk_pool: with the amount held (or tbc while drafting)", level=WARNING)
 
 
 @rule

@@ -250,6 +250,10 @@ def _money_error(doc: YamlFile, path, value) -> Diagnostic:
         shown = raw[0] if raw else repr(value)
         return _diag(doc, path, "S75-FLOAT-MONEY", f"{where}: {shown} is a decimal number, which is not exact",
                      f"write whole pounds (1250000) or put pence in quotes: '{shown}'")
+    if (isinstance(value, int) and not isinstance(value, bool) and value < 0) or (
+            isinstance(value, str) and value.startswith("-") and value[1:].replace(".", "", 1).isdigit()):
+        return _diag(doc, path, "S75-NEGATIVE", f"{where} is {value}: an amount of money cannot be negative",
+                     "write the amount itself; a smaller contribution is written as the smaller figure, not as a deduction")
     return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not an amount of money",
                  "write whole pounds (1250000), a quoted amount with pence ('1250000.50') or tbc")
 

@@ -80,8 +80,22 @@ def validate_files(files: AgreementFiles | None, findings) -> Validation:
 
 def build_model(files: AgreementFiles) -> Record:
     framework = with_defaults(files.framework.data, load_schema("framework"), _resolve)
-    schedules = [with_defaults(doc.data, load_schema("schedule"), _resolve) for doc in files.schedules]
+    schedules = [with_defaults(_inherit_on_expiry(doc.data, framework), load_schema("schedule"), _resolve)
+                 for doc in files.schedules]
     return build_agreement(framework, schedules)
+
+
+def _inherit_on_expiry(schedule: dict, framework: dict) -> dict:
+    """A scheme's own underspend rule keeps the framework's rule on expiry unless it states one.
+
+    Without this the schema's default (pro_rata) would quietly replace the
+    framework's choice for any scheme that only changes the yearly treatment.
+    """
+    override = schedule.get("underspend")
+    if isinstance(override, dict) and "on_expiry" not in override:
+        expiry = framework["finance"]["underspend"]["on_expiry"]
+        return {**schedule, "underspend": {**override, "on_expiry": expiry}}
+    return schedule
 
 
 def validate_path(path: str) -> list[Diagnostic]:

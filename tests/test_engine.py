@@ -177,3 +177,21 @@ def test_written_document_uses_each_terms_wording(tmp_path):
     text = "\n".join(p.text for p in docx.Document(str(target)).paragraphs)
     assert "The Partners expect that" in text
 
+
+
+def test_a_schemes_underspend_rule_keeps_the_frameworks_rule_on_expiry(tmp_path):
+    import shutil
+
+    root = tmp_path / "agreement"
+    shutil.copytree(BASE, root)
+    edit(root / "agreement.yaml", "    treatment: return_to_contributor\n",
+         "    treatment: return_to_contributor\n    on_expiry: return_to_contributor\n")
+    edit(root / "schedules" / "pool.yaml", "governance_body: board",
+         "underspend:\n  treatment: non_recurrent_only\ngovernance_body: board")
+    schedule = next(s for s in _agreement(root).schedules if s.key == "pool")
+    assert schedule.effective_underspend.treatment == "non_recurrent_only"
+    assert schedule.effective_underspend.on_expiry == "return_to_contributor"
+    edit(root / "schedules" / "pool.yaml", "  treatment: non_recurrent_only\n",
+         "  treatment: non_recurrent_only\n  on_expiry: pro_rata\n")
+    schedule = next(s for s in _agreement(root).schedules if s.key == "pool")
+    assert schedule.effective_underspend.on_expiry == "pro_rata"
