@@ -113,3 +113,18 @@ def test_plain_install_finds_its_data_from_any_directory(tmp_path):
                            text=True, cwd=elsewhere)
     assert built.returncode == 0, built.stdout + built.stderr
     assert (elsewhere / "out.docx").stat().st_size > 10000
+
+
+def test_the_readmes_first_command_runs_twice(tmp_path, capsys, monkeypatch):
+    """A new user runs the set-up command, then runs it again: both times it builds."""
+    from conftest import s75
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(l for l in readme.splitlines() if ".venv/bin/s75 build" in l and "pip install -q ." in l)
+    args = line.split(".venv/bin/s75 ", 1)[1].split()
+    args = [str(ROOT / a) if a.startswith("agreements/") else a for a in args]
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, stdout, stderr = s75(capsys, monkeypatch, *args)
+        assert code == 0, stdout + stderr
+    assert (tmp_path / "southampton-bcf-2017.docx").is_file()
