@@ -175,12 +175,16 @@ def build(paths: tuple[str, ...], output: Path | None, outdir: Path | None, fina
 @click.argument("path")
 @click.option("--schedule", "schedule", default="", metavar="KEY", help="Only this schedule.")
 def text(path: str, schedule: str) -> None:
-    """Print the assembled agreement as plain text, numbered as in Word."""
+    """Print the assembled agreement as plain text, numbered as in Word.
+
+    PATH is an agreement directory, or REV:PATH for the agreement as
+    committed at a git revision (HEAD~1:agreements/x).
+    """
     from assembler.build import assemble_source
-    from assembler.loader import DirectorySource
+    from assembler.gitsource import source_for
     from assembler.text import render_text
 
-    _, document, _ = assemble_source(DirectorySource(path), schedule=schedule)
+    _, document, _ = assemble_source(source_for(path), schedule=schedule)
     click.echo(render_text(document), nl=False)
 
 

@@ -140,6 +140,13 @@ def test_a_revision_reads_the_same_from_a_subdirectory(repo):
         assert json.loads(from_inside.stdout)["money"] == json.loads(from_top.stdout)["money"] != []
 
 
+def test_text_of_a_git_version(repo):
+    old, new = s75(repo, "text", OLD), s75(repo, "text", NEW)
+    assert old.returncode == new.returncode == 0, old.stdout + old.stderr
+    assert "Dementia Advisers" not in old.stdout and "Dementia Advisers" in new.stdout
+    assert old.stdout.count("£400,000") > new.stdout.count("£400,000")
+
+
 def test_bad_revisions_and_paths_are_one_clean_line(repo):
     result = s75(repo, "diff", "nosuch:agreements/x", NEW)
     assert result.returncode == 2
