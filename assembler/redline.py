@@ -9,6 +9,12 @@ writer writes it, and :func:`assembler.ooxml.track_changes_in_package`
 turns the markers into ``w:ins`` / ``w:del`` with the given author and date
 (never the clock).
 
+The front sheet (date, parties, title, version and status), headers and
+footers are not in the clause tree: docxtpl fills them in from the Word
+template. They are compared as Word paragraphs instead, against the old
+version's front sheet and headers written by the same writer
+(:func:`track_template_text`).
+
 "Accept all" in Word gives the plain build of the new version, and "Reject
 all" the old one (paragraph numbers are Word's own, so they follow). The
 table of contents is a field that Word rebuilds when the document opens.
@@ -17,9 +23,14 @@ table of contents is a field that Word rebuilds when the document opens.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+import zipfile
 from dataclasses import replace
 from typing import Sequence
+
+from docx.oxml.ns import qn
+from lxml import etree
 
 from assembler import diff, ooxml, tree
 from assembler.diagnostics import ERROR, Diagnostic, Location, UsageError
@@ -220,24 +231,158 @@ def merge_documents(old: tree.Document, new: tree.Document) -> tree.Document:
         else:
             whole.blocks.insert(0, begin)
         sections.append(whole)
-    parties = _merge_parties(old.parties, new.parties)
-    return replace(new, sections=sections, parties=parties)
+    return replace(new, sections=sections)  # front sheet: see track_template_text
 
 
-def _merge_parties(old: list[tree.PartyLine], new: list[tree.PartyLine]) -> list[tree.PartyLine]:
-    """Parties on the front sheet: changed fields marked word by word."""
-    out = []
-    for op, a, b in diff.align(old, new, lambda p: p.name, lambda x, y: True):
-        if op == "equal":
-            out.append(b)
+# --- front sheet, headers and footers -------------------------------------------
+#
+# What docxtpl fills in is compared paragraph by paragraph (aligned as the
+# body's blocks are) and, inside a changed paragraph, word by word over its
+# runs: old words in w:del with their old formatting, new ones in w:ins.
+
+_DOCUMENT = "word/document.xml"
+_TEMPLATE_PARTS = re.compile(r"word/(?:header|footer)\d*\.xml")
+_P, _R, _RPR, _T, _PPR = qn("w:p"), qn("w:r"), qn("w:rPr"), qn("w:t"), qn("w:pPr")
+
+
+def track_template_text(data: bytes, old_data: bytes, author: str, date: str) -> bytes:
+    """``data`` (a redline) with its front sheet, headers and footers tracked against ``old_data``'s."""
+    blobs, old_blobs = _package(data), _package(old_data)
+    roots = {name: etree.fromstring(blobs[name]) for name in sorted(blobs)
+             if name == _DOCUMENT or (_TEMPLATE_PARTS.fullmatch(name) and name in old_blobs)}
+    used = [int(n) for root in roots.values() for n in root.xpath("//@w:id", namespaces={"w": ooxml.W_NS})
+            if n.isdigit()]
+    revisions = ooxml._Revisions(author, date, max(used, default=0) + 1)  # ids unique across all parts
+    changed = False
+    for name, root in roots.items():
+        first = revisions.next_id
+        new_part, old_part = root, etree.fromstring(old_blobs[name])
+        if name == _DOCUMENT:
+            new_part, old_part = root.find(qn("w:body")), old_part.find(qn("w:body"))
+        _track_paragraphs(_template_paragraphs(old_part), _template_paragraphs(new_part), new_part, revisions)
+        if revisions.next_id != first:
+            blobs[name] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+            changed = True
+    return ooxml.normalised_zip(blobs) if changed else data
+
+
+def _package(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _template_paragraphs(root: etree._Element) -> list[etree._Element]:
+    """A header's or footer's paragraphs; in the body, those of the front sheet (before the contents)."""
+    if root.tag != qn("w:body"):
+        return root.findall(_P)
+    toc = ooxml.find_toc_paragraph(root)
+    if toc is None or toc.getparent() is not root:
+        return []  # no contents field: no telling where the front sheet ends
+    return [node for node in root[:root.index(toc)] if node.tag == _P]
+
+
+def _text(p: etree._Element) -> str:
+    return "".join(t.text or "" for t in p.iter(_T))
+
+
+def _paragraph_key(p: etree._Element) -> str:
+    return f"{_style(p)}\x1f{_text(p)}"
+
+
+def _style(p: etree._Element) -> str:
+    style = p.find(f"{_PPR}/{qn('w:pStyle')}")
+    return "" if style is None else style.get(ooxml.w_attr("val"), "")
+
+
+def _track_paragraphs(old: list[etree._Element], new: list[etree._Element], parent: etree._Element,
+                      revisions: ooxml._Revisions) -> None:
+    """Mark ``new`` (in ``parent``) against ``old``; old paragraphs that are gone come back deleted."""
+    at = None  # the paragraph the next deleted one goes after
+    for op, a, b in diff.align(old, new, _paragraph_key, lambda x, y: _style(x) == _style(y)):
+        if op == "deleted":
+            gone = ooxml._copy(a)
+            for section in gone.iter(qn("w:sectPr")):  # a deleted paragraph must not end a section
+                section.getparent().remove(section)
+            _replace_runs(gone, [("del", _atoms(a))], revisions)
+            ooxml._mark_paragraph_mark(gone, "del", revisions)
+            if at is None:
+                parent.insert(parent.index(new[0]) if new else 0, gone)
+            else:
+                at.addnext(gone)
+            b = gone
+        elif op == "inserted":
+            _replace_runs(b, [("ins", _atoms(b))], revisions)
+            ooxml._mark_paragraph_mark(b, "ins", revisions)
         elif op == "changed":
-            out.append(tree.PartyLine(diff_string(a.name, b.name), diff_string(a.address, b.address),
-                                      diff_string(a.short_name, b.short_name)))
-        else:
-            mode = "del" if op == "deleted" else "ins"
-            p = a if mode == "del" else b
-            out.append(tree.PartyLine(_wrap(p.name, mode), _wrap(p.address, mode), _wrap(p.short_name, mode)))
+            _replace_runs(b, _diff_atoms(_atoms(a), _atoms(b)), revisions)
+        at = b
+
+
+def _atoms(p: etree._Element) -> list[tuple[tuple, object, etree._Element | None]]:
+    """(comparison key, word or element, run properties) for each word, tab or break of ``p``'s runs."""
+    out = []
+    for run in p.findall(_R):
+        rpr = run.find(_RPR)
+        look = b"" if rpr is None else etree.tostring(rpr)
+        for atom in run:
+            if atom.tag == _T:
+                out += [((look, word), word, rpr) for word in _TOKEN.findall(atom.text or "")]
+            elif atom.tag != _RPR:
+                out.append(((look, etree.tostring(atom)), atom, rpr))
     return out
+
+
+def _diff_atoms(old: list, new: list) -> list[tuple[str, list]]:
+    """(mode, atoms) pieces: "" unchanged (new's), "del" old's only, "ins" new's only."""
+    pieces: list[tuple[str, list]] = []
+    for tag, i, j, k, m in _matcher([a[0] for a in old], [b[0] for b in new]).get_opcodes():
+        if tag == "equal":
+            pieces.append(("", new[k:m]))
+            continue
+        pieces += [("del", old[i:j])] if i < j else []
+        pieces += [("ins", new[k:m])] if k < m else []
+    return pieces
+
+
+def _replace_runs(p: etree._Element, pieces: list[tuple[str, list]], revisions: ooxml._Revisions) -> None:
+    """Put ``pieces`` where ``p``'s own runs were (other content, such as bookmarks, stays)."""
+    runs = p.findall(_R)
+    ppr = p.find(_PPR)
+    at = p.index(runs[0]) if runs else (p.index(ppr) + 1 if ppr is not None else 0)
+    for run in runs:
+        p.remove(run)
+    for mode, atoms in pieces:
+        made = _runs(atoms)
+        if mode and made:
+            wrapper = revisions.mark(mode)
+            for run in made:
+                if mode == "del":
+                    ooxml._set_deleted_text(run)
+                wrapper.append(run)
+            made = [wrapper]
+        for node in made:
+            p.insert(at, node)
+            at += 1
+
+
+def _runs(atoms: list) -> list[etree._Element]:
+    """Runs holding ``atoms``, neighbours with the same formatting in one run."""
+    runs: list[etree._Element] = []
+    look, text = None, None
+    for key, atom, rpr in atoms:
+        if not runs or key[0] != look:
+            runs.append(ooxml._run(rpr))
+            look, text = key[0], None
+        if isinstance(atom, str):
+            if text is None:
+                text = ooxml.child(runs[-1], "w:t")
+                text.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+                text.text = ""
+            text.text += atom
+        else:
+            runs[-1].append(ooxml._copy(atom))
+            text = None
+    return runs
 
 
 def render_redline_bytes(old: tree.Document, new: tree.Document, author: str = DEFAULT_AUTHOR,
@@ -246,9 +391,11 @@ def render_redline_bytes(old: tree.Document, new: tree.Document, author: str = D
     from assembler.writer import render_docx_bytes
 
     when = revision_date(date) if date else revision_date(default_date(new), "the new agreement's date")
+    author = author or DEFAULT_AUTHOR
     merged = merge_documents(old, new)
-    data = render_docx_bytes(merged)
-    return ooxml.track_changes_in_package(data, MARKS, author or DEFAULT_AUTHOR, when)
+    data = ooxml.track_changes_in_package(render_docx_bytes(merged), MARKS, author, when)
+    # Only the template's parts of the old version are wanted: its clauses are in ``merged`` already.
+    return track_template_text(data, render_docx_bytes(replace(old, sections=[])), author, when)
 
 
 def write_redline(old: tree.Document, new: tree.Document, path, author: str = DEFAULT_AUTHOR,
