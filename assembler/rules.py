@@ -394,6 +394,10 @@ def dfg_is_capital(ctx: Context):
                 yield _at(doc, ("lines", n, "type"), "S75-DFG",
                           f"'{line['name']}' is Disabled Facilities Grant, which is a capital grant",
                           "write type: capital")
+            if "pass_through_to" in line and line.get("category") != "dfg":
+                yield _at(doc, ("lines", n, "pass_through_to"), "S75-DFG",
+                          f"'{line['name']}' is passed to district councils, which only the Disabled Facilities "
+                          "Grant is", "give this line category: dfg, or remove pass_through_to", key=True)
 
 
 @rule
