@@ -171,3 +171,14 @@ def test_a_schedule_built_alone_cites_the_agreement_by_number():
         assert here == re.sub(r"(clause \d+(?:\.\d+)*)", r"\1 of the Agreement", there), (there, here)
         cited += len(re.findall(r"clause \d+(?:\.\d+)*", there))
     assert cited >= 5
+
+
+def test_portsmouth_bcf_states_the_seed_totals_its_tbc_lines_fall_within():
+    """Seed 002 gives only the pools' totals (£16,655k and £566k): the schedules must still state them."""
+    from assembler.text import render_text
+
+    example = next(p for p in EXAMPLES if p.name == "portsmouth-bcf-2017")
+    _, document, _ = assemble_source(DirectorySource(str(example)))
+    text = " ".join(render_text(document).split())
+    for total in ("£16,655,000", "£566,000"):
+        assert f"for the Financial Year 2016-17 total {total}. Each figure shown as TBC above" in text
