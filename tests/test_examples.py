@@ -182,3 +182,13 @@ def test_portsmouth_bcf_states_the_seed_totals_its_tbc_lines_fall_within():
     text = " ".join(render_text(document).split())
     for total in ("£16,655,000", "£566,000"):
         assert f"for the Financial Year 2016-17 total {total}. Each figure shown as TBC above" in text
+
+
+def test_portsmouth_terms_of_reference_carry_seed_002s_approval_and_review():
+    from assembler.text import render_text
+
+    example = next(p for p in EXAMPLES if p.name == "portsmouth-bcf-2017")
+    _, document, _ = assemble_source(DirectorySource(str(example)))
+    text = " ".join(render_text(document).split())
+    assert "Partnership Management Group on 30 March 2017. It was approved by the CCG's Clinical Executive" in text
+    assert "must review them at least every three years, or earlier if business needs require it" in text
