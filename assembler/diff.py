@@ -5,7 +5,9 @@ number, so inserting a clause reports one clause added and the later ones
 renumbered ("moved"), not every clause changed. Inside a matched clause,
 paragraphs are aligned in order and compared word by word. Money is
 compared from the agreement models, per schedule, financial year, scheme
-line and partner, with old, new and difference.
+line and partner, with old, new and difference. Parties are matched by
+their key when the agreements are given, so a renamed party is one party
+changed, not one removed and another added.
 
 Cross-references are compared by what they point at, not by the number they
 print, so a clause is not "changed" only because a clause it cites moved.
@@ -252,6 +254,11 @@ class ScheduleChange:
 
 @dataclass(frozen=True)
 class MoneyChange:
+    """One contribution that differs. ``old``, ``new`` and ``difference`` are for
+    reading ("£1,240,000", "TBC", "+£60,000"); the ``*_amount`` fields are the
+    same values exactly, as decimal strings in pounds ("1240000", "60000",
+    "-1250.50"), None where the value is tbc or absent."""
+
     schedule: str
     year: str
     line: str  # a scheme line's name, or "Total" for the partner's total for the year
@@ -259,6 +266,9 @@ class MoneyChange:
     old: str | None  # None: no such line (or partner) before
     new: str | None
     difference: str | None  # None when either side is tbc
+    old_amount: str | None = None  # None when tbc or absent
+    new_amount: str | None = None
+    difference_amount: str | None = None  # new minus old, an absent side counting as 0; None when either is tbc
 
 
 @dataclass(frozen=True)
@@ -266,6 +276,7 @@ class FieldChange:
     field: str
     old: str
     new: str
+    key: str = ""  # for a party: its key, when the agreements were compared
 
 
 @dataclass(frozen=True)
@@ -282,6 +293,7 @@ class Diff:
         return not (self.fields or self.schedules or self.clauses or self.money)
 
     def as_dict(self) -> dict:
+        """As ``format_json`` writes it."""
         return asdict(self)
 
 
@@ -344,6 +356,15 @@ def _amount(money: Money | None) -> Decimal | None:
     return None if money is None or money.is_tbc else money.amount
 
 
+def exact(amount: Decimal | None) -> str | None:
+    """An amount in pounds as a plain decimal string: "1240000", "1240000.50", "-60000"."""
+    if amount is None:
+        return None
+    if amount == amount.to_integral_value():
+        return str(int(amount))
+    return format(amount.quantize(Decimal("0.01")) if -amount.as_tuple().exponent < 2 else amount, "f")
+
+
 def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
     """Every scheme line and partner whose contribution for a year differs, and partner totals."""
     def table(agreement) -> dict:
@@ -369,31 +390,44 @@ def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
         if a == b or (a is None and b is not None and _amount(b) == 0) or (b is None and a is not None and _amount(a) == 0):
             continue
         x, y = _amount(a), _amount(b)
-        difference = None
+        difference = change = None
         if not (a is not None and a.is_tbc) and not (b is not None and b.is_tbc):
-            difference = format_money(Money((y or Decimal(0)) - (x or Decimal(0))))
+            change = (y or Decimal(0)) - (x or Decimal(0))
+            difference = format_money(Money(change))
             if not difference.startswith("-"):
                 difference = "+" + difference
         schedule, year, line, partner = k
         changes.append(MoneyChange(schedule, year, line.replace("\uffff", ""), names.get(partner, partner),
                                    format_money(a) if a is not None else None,
-                                   format_money(b) if b is not None else None, difference))
+                                   format_money(b) if b is not None else None, difference,
+                                   exact(x), exact(y), exact(change)))
     return changes
 
 
-def _fields(old: tree.Document, new: tree.Document) -> list[FieldChange]:
+def keyed_parties(document: tree.Document, agreement) -> dict[str, tree.PartyLine] | None:
+    """The document's parties by their keys in ``agreement``; None when the keys are not known."""
+    parties = list(agreement.parties) if agreement is not None else None
+    if parties is None or [p.name for p in parties] != [p.name for p in document.parties]:
+        return None
+    return {party.key: line for party, line in zip(parties, document.parties)}
+
+
+def _fields(old: tree.Document, new: tree.Document, old_agreement=None, new_agreement=None) -> list[FieldChange]:
     out = []
     for name in ("title", "version", "status", "date"):
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             out.append(FieldChange(name, a, b))
-    old_parties = {p.name: p for p in old.parties}
-    new_parties = {p.name: p for p in new.parties}
-    for name in sorted(set(old_parties) | set(new_parties)):
-        a, b = old_parties.get(name), new_parties.get(name)
+    old_parties, new_parties = keyed_parties(old, old_agreement), keyed_parties(new, new_agreement)
+    keyed = old_parties is not None and new_parties is not None
+    if not keyed:  # without keys, a party is known by its name
+        old_parties, new_parties = {p.name: p for p in old.parties}, {p.name: p for p in new.parties}
+    order = list(new_parties) + [k for k in old_parties if k not in new_parties]
+    for key in order if keyed else sorted(order):
+        a, b = old_parties.get(key), new_parties.get(key)
         if a != b:
             show = lambda p: f"{p.name} of {p.address} ({p.short_name})" if p else ""  # noqa: E731
-            out.append(FieldChange("party", show(a), show(b)))
+            out.append(FieldChange("party", show(a), show(b), key if keyed else ""))
     return out
 
 
@@ -422,7 +456,8 @@ def diff_documents(old: tree.Document, new: tree.Document, old_agreement=None, n
             else:
                 clauses += _clause_changes(section, None)
     money = money_changes(old_agreement, new_agreement) if old_agreement is not None or new_agreement is not None else []
-    return Diff(old_name, new_name, tuple(_fields(old, new)), tuple(schedules), tuple(clauses), tuple(money))
+    fields = _fields(old, new, old_agreement, new_agreement)
+    return Diff(old_name, new_name, tuple(fields), tuple(schedules), tuple(clauses), tuple(money))
 
 
 # --- output --------------------------------------------------------------------------------
@@ -447,7 +482,8 @@ def format_text(diff: Diff) -> str:
         lines.append("no changes")
         return "\n".join(lines) + "\n"
     for f in diff.fields:
-        lines.append(f"~ {f.field}: {f.old or '(none)'} -> {f.new or '(none)'}")
+        name = f"{f.field} [{f.key}]" if f.key else f.field
+        lines.append(f"~ {name}: {f.old or '(none)'} -> {f.new or '(none)'}")
     for s in diff.schedules:
         if s.kind == "added":
             lines.append(f"+ Schedule {s.new_number} {s.title} [{s.key}]: added")
@@ -487,4 +523,21 @@ def format_text(diff: Diff) -> str:
 
 
 def format_json(diff: Diff) -> str:
+    """The diff as JSON: ``old``, ``new``, ``fields``, ``schedules``, ``clauses``, ``money``.
+
+    A party in ``fields`` is {"field": "party", "old", "new", "key"}: "old"
+    and "new" read "NAME of ADDRESS (SHORT NAME)", "" when the party is
+    added or removed; "key" is the party's key ("" when the parties were
+    matched by name because the agreements were not given). A renamed party
+    keeps its key and is one entry.
+
+    ``money`` entries are {"schedule", "year", "line", "partner", "old",
+    "new", "difference"}, formatted for reading ("£1,240,000", "TBC",
+    "+£60,000"; null where absent, "difference" null when either side is
+    TBC), and the exact values as decimal strings in pounds, never floats:
+    "old_amount" ("1240000"), "new_amount" ("1300000") and
+    "difference_amount" (new minus old, "60000" or "-60000", an absent side
+    counting as 0), each null where the
+    value is TBC or absent.
+    """
     return json.dumps(diff.as_dict(), indent=2, ensure_ascii=False) + "\n"

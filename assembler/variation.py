@@ -8,10 +8,17 @@ deed (the old numbering); replacement text is quoted as it will read after
 7.2, “three” is replaced by “six”"); a clause with many changes is replaced
 whole; a schedule with structural changes is replaced by one annexed in
 full; an added schedule is annexed too.
+
+Parties are matched by key: the deed is made between the parties to the
+agreement as varied (and any party leaving it), each signing once under
+its new name. A party whose name, short name or address changed gets one
+provision replacing the old words throughout the agreement, and changes
+to the text that say nothing more than that are not repeated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -24,11 +31,14 @@ from assembler.text import inline_text
 
 MAX_CLAUSE_EDITS = 4  # more separate edits than this to one clause: replace the clause
 MAX_SCHEDULE_EDITS = 10  # ... to one schedule: replace the schedule
-MAX_PHRASES = 3  # word edits in one paragraph written as phrases; more: replace the paragraph
+MAX_PHRASES = 3  # phrase edits in one paragraph written out; more: replace the paragraph
+MERGE_GAP = 3  # changes this many unchanged words apart or fewer are one phrase
 ACT = "the National Health Service Act 2006"
 REGULATIONS = "the NHS Bodies and Local Authorities Partnership Arrangements Regulations 2000"
-_TOKEN = re.compile(r"\s+|£?\d[\d,]*(?:\.\d+)?|\w+(?:['\u2019]\w+)*|[^\w\s]")
+# Words, figures, spaces and punctuation; "£1,240,000," is a figure and a comma.
+_TOKEN = re.compile(r"\s+|£?\d+(?:,\d{3})*(?:\.\d+)?|\w+(?:['\u2019]\w+)*|[^\w\s]")
 _DEFINITION = re.compile("^\u201c([^\u201d]+)\u201d means")
+_FIGURE = re.compile(r"£?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 def q(text: str) -> str:
@@ -57,6 +67,39 @@ class Provision:
     text: str
     items: list[str] = field(default_factory=list)
     quoted: list[tree.Block] = field(default_factory=list)
+
+
+class Renames:
+    """Words a renamed party's provision replaces throughout the agreement (old -> new)."""
+
+    def __init__(self, pairs: dict[str, str] | None = None):
+        self.pairs = {a: b for a, b in (pairs or {}).items() if a and a != b}
+        olds = sorted(self.pairs, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(a) for a in olds)) if olds else None
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs)
+
+    def __call__(self, text: str) -> str:
+        """``text`` as it reads once the replacements are made (all at once)."""
+        return self._pattern.sub(lambda m: self.pairs[m.group(0)], text) if self._pattern else text
+
+    def block(self, block: tree.Block) -> tree.Block:
+        """A copy of ``block`` with the replacements made, to compare with the new text."""
+        if not self:
+            return block
+        if isinstance(block, tree.Para):
+            parts = [dataclasses.replace(p, text=self(p.text)) if isinstance(p, (tree.Text, tree.TermUse)) else p
+                     for p in block.parts]
+            return dataclasses.replace(block, parts=parts, heading=self(block.heading))
+        if isinstance(block, tree.Table):
+            return dataclasses.replace(block, columns=[self(c) for c in block.columns], caption=self(block.caption),
+                                       rows=[[self(c) for c in row] for row in block.rows])
+        return dataclasses.replace(block, party_name=self(block.party_name), intro=self(block.intro),
+                                   lines=[(self(r), self(n)) for r, n in block.lines])
+
+
+NO_RENAMES = Renames()
 
 
 def _place(section: tree.Section, number: str) -> str:
@@ -114,7 +157,11 @@ def _widen(tokens: list[str], start: int, end: int, left: int, right: int) -> tu
 
 
 def _unique_phrase(old_tokens: list[str], new_tokens: list[str], i: int, j: int, k: int, m: int):
-    """Widen one edit with unchanged words either side until the old words occur once."""
+    """Widen one edit with unchanged words either side until the old words occur once.
+
+    (start, end, old words, new words), start and end bounding the quoted old
+    words in ``old_tokens``; None if no short widening is unique.
+    """
     old_text = "".join(old_tokens)
     for n in range(0, 6):
         for left, right in ((n, 0), (0, n), (n, n)) if n else ((0, 0),):
@@ -123,23 +170,89 @@ def _unique_phrase(old_tokens: list[str], new_tokens: list[str], i: int, j: int,
             before, after = "".join(old_tokens[a:b]).strip(), "".join(new_tokens[c:d]).strip()
             if before and re.search(r"\w", before) and not re.fullmatch(r"[\d.,;:]*[.,;:]", before) \
                     and old_text.count(before) == 1:
-                return before, after
+                return a, b, before, after
     return None
 
 
-def phrase_edits(old: str, new: str) -> list[tuple[str, str]] | None:
-    """Each edit as (old words, new words), or None if it cannot be said briefly."""
-    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    edits = []
+def _words(tokens: list[str]) -> int:
+    return sum(1 for t in tokens if re.search(r"\w", t))
+
+
+def _figure_swap(a: list[str], b: list[str], span: tuple[int, int, int, int]) -> bool:
+    """One figure replaced by another ("£1,240,000" by "£1,300,000"), said on its own."""
+    i, j, k, m = span
+    old, new = [t for t in a[i:j] if not t.isspace()], [t for t in b[k:m] if not t.isspace()]
+    return len(old) == len(new) == 1 and bool(_FIGURE.fullmatch(old[0]) and _FIGURE.fullmatch(new[0]))
+
+
+def _spans(a: list[str], b: list[str]) -> list[tuple[int, int, int, int]]:
+    """The changed stretches (old start, old end, new start, new end), as phrases.
+
+    Neighbouring changes separated only by spaces or punctuation, or by a few
+    unchanged words, are one phrase: "within 30 Working Days after the mediator
+    is appointed" -> "under clause 20.2", not three word swaps. Two figures
+    with words between them stay apart.
+    """
+    spans: list[tuple[int, int, int, int]] = []
     for tag, i, j, k, m in diff._matcher_ops(a, b):
         if tag == "equal":
             continue
-        found = _unique_phrase(a, b, i, j, k, m)
-        if found is None:
+        if spans:
+            gap = _words(a[spans[-1][1]:i])
+            figures = _figure_swap(a, b, spans[-1]) and _figure_swap(a, b, (i, j, k, m))
+            if gap == 0 or (gap <= MERGE_GAP and not figures):
+                spans[-1] = (spans[-1][0], j, spans[-1][2], m)
+                continue
+        spans.append((i, j, k, m))
+    return spans
+
+
+def _settled(text: str) -> str:
+    """Text compared for what it says: spacing normalised, none before punctuation."""
+    return re.sub(r"\s+([,.;:)\u2019\u201d])", r"\1", " ".join(text.split()))
+
+
+def _applied(old: str, edits: list[tuple[str, str]]) -> str:
+    """``old`` with each quoted phrase (once in ``old``) replaced, all at once."""
+    found = sorted((old.index(before), before, after) for before, after in edits)
+    out, at = [], 0
+    for start, before, after in found:
+        out += [old[at:start], after]
+        at = start + len(before)
+    return "".join(out + [old[at:]])
+
+
+def phrase_edits(old: str, new: str) -> list[tuple[str, str]] | None:
+    """Each edit as (old words, new words), or None if it cannot be said briefly.
+
+    Each quoted old phrase occurs once in ``old``, and making every
+    replacement in ``old`` gives ``new``. None (replace the whole paragraph)
+    when there are more than MAX_PHRASES phrases, when they change more than
+    half the words (unless each is one figure for another), or when no short
+    phrase is unambiguous.
+    """
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    spans = _spans(a, b)
+    if not spans:
+        return []
+    if not all(_figure_swap(a, b, span) for span in spans):
+        changed = sum(max(_words(a[i:j]), _words(b[k:m])) for i, j, k, m in spans)
+        if 2 * changed > max(_words(a), _words(b)):
             return None
-        edits.append(found)
-        if len(edits) > MAX_PHRASES:
+    while True:
+        if len(spans) > MAX_PHRASES:
             return None
+        found = [_unique_phrase(a, b, *span) for span in spans]
+        if any(f is None for f in found):
+            return None
+        # Two phrases widened into each other: say them as one.
+        clash = next((n for n in range(1, len(found)) if found[n][0] < found[n - 1][1]), None)
+        if clash is None:
+            break
+        spans[clash - 1:clash + 1] = [(spans[clash - 1][0], spans[clash][1], spans[clash - 1][2], spans[clash][3])]
+    edits = [(before, after) for _, _, before, after in found]
+    if _settled(_applied(old, edits)) != _settled(new):
+        return None
     return edits
 
 
@@ -164,20 +277,24 @@ def _para_edit(section: tree.Section, old: tree.Para, new: tree.Para, anchor: st
     return Provision(f"{_cap(where)} is deleted and replaced by:", quoted=_quote_blocks([new]))
 
 
-def _table_edit(section: tree.Section, old: tree.Table, new: tree.Table, anchor: str) -> Provision | None:
+def _table_edit(section: tree.Section, old: tree.Table, new: tree.Table, anchor: str,
+                renames: Renames = NO_RENAMES) -> Provision | None:
     """Cell by cell, or the whole table when its columns changed."""
     title = f"the table headed {q(old.caption)}" if old.caption else "the table"
-    if old.columns != new.columns:
+    if [renames(c) for c in old.columns] != new.columns:
         return Provision(f"In {anchor}, {title} is deleted and replaced by:", quoted=[_quote_blocks([new])[0]])
     items = []
     previous = None
-    for op, a, b in diff.align(old.rows, new.rows, lambda r: "\x1f".join(r), lambda x, y: x[0] == y[0]):
+    # Rows are aligned as they read after any renaming, and quoted as they read before.
+    shown = {id(r): [renames(c) for c in r] for r in old.rows}
+    look = lambda r: shown.get(id(r), r)  # noqa: E731
+    for op, a, b in diff.align(old.rows, new.rows, lambda r: "\x1f".join(look(r)), lambda x, y: look(x)[0] == y[0]):
         if op == "equal":
             previous = b
             continue
         if op == "changed":
             for column, x, y in zip(new.columns, a, b):
-                if x != y:
+                if renames(x) != y:
                     items.append(f"in the row {q(a[0] or 'Total')}, in the column {q(column)}, "
                                  f"{q(x or '(blank)')} is replaced by {q(y or '(blank)')}")
         elif op == "deleted":
@@ -194,12 +311,18 @@ def _table_edit(section: tree.Section, old: tree.Table, new: tree.Table, anchor:
     return Provision(f"In {title} in {anchor}:", items=items)
 
 
-def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit) -> list[Provision]:
+def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit,
+                renames: Renames = NO_RENAMES) -> list[Provision]:
     provisions: list[Provision] = []
     anchor = _place(section, old.number) if old.number else _place(section, "")
     last_old: tree.Block | None = None
     here = anchor
-    for op, a, b in diff.align_blocks(old.blocks, new.blocks, refs_by_key=True):
+    # Blocks are compared as they read after any renaming (so a change that is only
+    # the renaming is no change), and quoted as they read before.
+    renamed = [renames.block(block) for block in old.blocks]
+    original = {id(r): block for r, block in zip(renamed, old.blocks)}
+    for op, a, b in diff.align_blocks(renamed, new.blocks, refs_by_key=True):
+        a = original[id(a)] if a is not None else None
         if isinstance(last_old, tree.Para) and last_old.number:
             here = _place(section, last_old.full_number)
         if op == "equal":
@@ -209,7 +332,7 @@ def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit) -> list[P
             if isinstance(a, tree.Para) and isinstance(b, tree.Para):
                 provisions.append(_para_edit(section, a, b, here))
             elif isinstance(a, tree.Table) and isinstance(b, tree.Table):
-                found = _table_edit(section, a, b, here)
+                found = _table_edit(section, a, b, here, renames)
                 if found:
                     provisions.append(found)
             last_old = a
@@ -230,7 +353,8 @@ def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit) -> list[P
     return provisions
 
 
-def _section_edits(old: tree.Section, new: tree.Section) -> tuple[list[Provision], bool]:
+def _section_edits(old: tree.Section, new: tree.Section,
+                   renames: Renames = NO_RENAMES) -> tuple[list[Provision], bool]:
     """Provisions for one section, and whether it changed structurally (clauses added or removed)."""
     provisions: list[Provision] = []
     structural = False
@@ -240,7 +364,7 @@ def _section_edits(old: tree.Section, new: tree.Section) -> tuple[list[Provision
     new_keys = {u.key for u in diff.units(new)}
     for op, a, b in diff.align(old_units, diff.units(new), lambda u: u.key):
         if op == "equal":
-            edits = _unit_edits(old, a, b)
+            edits = _unit_edits(old, a, b, renames)
             if len(edits) > MAX_CLAUSE_EDITS and a.number:
                 edits = [Provision(f"{_cap(_place(old, a.number))} ({a.heading}) is deleted and replaced by:",
                                    quoted=_quote_blocks(b.blocks))]
@@ -309,6 +433,7 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
                                     [b for b in section.blocks], key=f"annex-{section.key}", number=letter))
         return f"Annex {letter}"
 
+    parties, renames = _party_changes(old_agreement, new_agreement)
     old_sections = {diff.section_key(s): s for s in old_doc.sections}
     new_sections = {diff.section_key(s): s for s in new_doc.sections}
     body: list[Provision] = []
@@ -327,7 +452,7 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
             continue
         if section.kind == "schedule" and before.number != section.number:
             renumbered = True
-        provisions, structural = _section_edits(before, section)
+        provisions, structural = _section_edits(before, section, renames)
         if section.kind == "schedule":
             if provisions and (structural or len(provisions) > MAX_SCHEDULE_EDITS):
                 where = annex(section, "as substituted by this Deed")
@@ -343,7 +468,6 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
         if diff.section_key(section) not in new_sections and section.kind == "schedule":
             schedules.append(Provision(f"Schedule {section.number} ({section.title}) is deleted."))
             renumbered = True
-    parties = _party_changes(old_agreement, new_agreement)
     if parties:
         changes.append(("parties", parties))
     changes.append(("body", body))
@@ -403,7 +527,7 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
         *annexes,
         tree.Section("execution", "Execution", _execution(new_agreement, old_agreement), key="execution"),
     ]
-    parties = _deed_parties(old_doc, new_doc)
+    parties = _deed_parties(old_doc, new_doc, old_agreement, new_agreement)
     document = tree.Document(
         title=f"Deed of variation: {new_doc.title}",
         subtitle=f"Varying a partnership agreement made under section 75 of {ACT}",
@@ -415,36 +539,55 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
     return document
 
 
-def _deed_parties(old: tree.Document, new: tree.Document) -> list[tree.PartyLine]:
-    names = {p.name for p in new.parties}
-    return list(new.parties) + [p for p in old.parties if p.name not in names]
+def _deed_parties(old: tree.Document, new: tree.Document, old_agreement=None,
+                  new_agreement=None) -> list[tree.PartyLine]:
+    """The parties to the agreement as varied, then any party leaving it (matched by key)."""
+    old_parties, new_parties = diff.keyed_parties(old, old_agreement), diff.keyed_parties(new, new_agreement)
+    if old_parties is None or new_parties is None:  # keys unknown: a party is known by its name
+        old_parties, new_parties = {p.name: p for p in old.parties}, {p.name: p for p in new.parties}
+    return list(new_parties.values()) + [p for k, p in old_parties.items() if k not in new_parties]
 
 
-def _party_changes(old_agreement, new_agreement) -> list[Provision]:
+_DETAILS = ("name", "short_name", "address")  # what a renamed party's provision can replace
+
+
+def _party_changes(old_agreement, new_agreement) -> tuple[list[Provision], Renames]:
+    """Provisions for parties joining, leaving or renamed (by key), and the renaming they make."""
     if old_agreement is None or new_agreement is None:
-        return []
+        return [], NO_RENAMES
     old = {p.key: p for p in old_agreement.parties}
     new = {p.key: p for p in new_agreement.parties}
     out = []
+    pairs: dict[str, str] = {}
     for key, party in new.items():
-        if key not in old:
+        before = old.get(key)
+        if before is None:
             out.append(Provision(f"{party.name} becomes a party to the Agreement as a Partner, and is referred "
                                  f"to in it as {q(party.short_name)}."))
+            continue
+        items = [f"{q(before[name])} is replaced by {q(party[name])}" for name in _DETAILS
+                 if before[name] != party[name]]
+        pairs.update({before[name]: party[name] for name in _DETAILS})
+        if len(items) == 1:
+            out.append(Provision(f"In the parties to the Agreement and throughout it, {items[0]}."))
+        elif items:
+            out.append(Provision("In the parties to the Agreement and throughout it:", items=items))
     for key, party in old.items():
         if key not in new:
             out.append(Provision(f"{party.name} ceases to be a party to the Agreement."))
-    return out
+    return out, Renames(pairs)
 
 
 def _execution(new_agreement, old_agreement) -> list[tree.Block]:
+    """One execution block for each party to the deed: the new parties, then any leaving (by key)."""
     blocks: list[tree.Block] = [_para(
         "This document has been executed as a deed and is delivered on the date written at the beginning of it.")]
     seen = set()
     for agreement in (new_agreement, old_agreement):
         for party in agreement.parties if agreement is not None else ():
-            if party.name in seen:
+            if party.key in seen:
                 continue
-            seen.add(party.name)
+            seen.add(party.key)
             officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
             if party.execution.method == "common_seal":
                 intro = f"Executed as a deed by affixing the common seal of {party.name} in the presence of:"

@@ -204,7 +204,8 @@ def test_diff_command_text_and_json(repo):
     data = json.loads(s75(repo, "diff", OLD, NEW, "--format", "json", "--clauses", str(FIXTURE_LIBRARY)).stdout)
     assert {"old", "new", "fields", "schedules", "clauses", "money"} <= set(data)
     assert {"schedule": "pool", "year": "2017-18", "line": "Community equipment", "partner": "Council",
-            "old": "£400,000", "new": "£450,000", "difference": "+£50,000"} in data["money"]
+            "old": "£400,000", "new": "£450,000", "difference": "+£50,000",
+            "old_amount": "400000", "new_amount": "450000", "difference_amount": "50000"} in data["money"]
     same = s75(repo, "diff", "HEAD:agreements/x", NEW, "--exit-code", "--clauses", str(FIXTURE_LIBRARY))
     assert same.returncode == 0 and "no changes" in same.stdout
     differs = s75(repo, "diff", OLD, NEW, "--exit-code", "--clauses", str(FIXTURE_LIBRARY))

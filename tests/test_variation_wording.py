@@ -1,0 +1,197 @@
+"""The deed of variation reads as a lawyer would write it, and the diff reports
+parties by key and money exactly: phrase edits, whole-paragraph replacement,
+a renamed party, exact amounts in JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assembler import diff as semantic
+from assembler import tree
+from assembler.text import inline_text, render_text
+from assembler.variation import build_deed, phrase_edits
+from assembler.versions import load_version
+from conftest import BASE, edit, s75
+
+OLD_CCG = "NHS Northbridge Clinical Commissioning Group"
+NEW_CCG = "NHS Northbridge Integrated Care Board"
+
+
+@pytest.fixture
+def versions(tmp_path: Path):
+    """Two copies of the small agreement, ``old`` and ``new``; edit ``new``, then call ``load()``."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(BASE, old)
+    shutil.copytree(BASE, new)
+
+    def load():
+        return load_version(str(old)), load_version(str(new))
+
+    load.old, load.new = old, new
+    return load
+
+
+def _deed_text(old, new) -> str:
+    deed = build_deed(old.document, new.document, old.agreement, new.agreement)
+    return " ".join(render_text(deed).split())
+
+
+def _para(document: tree.Document, key: str) -> tree.Para:
+    return next(b for s in document.sections for b in s.blocks if isinstance(b, tree.Para) and b.key == key)
+
+
+def _provisions(deed: tree.Document) -> list[str]:
+    """The operative provisions (clause 2.1.x of the deed), each with its items."""
+    body = next(s for s in deed.sections if s.kind == "body")
+    out: list[str] = []
+    for block in body.blocks:
+        if isinstance(block, tree.Para) and block.level == 3:
+            out.append(inline_text(block.parts))
+        elif isinstance(block, tree.Para) and block.level == 4 and out:
+            out[-1] += " " + inline_text(block.parts)
+    return out
+
+
+# --- phrases -----------------------------------------------------------------------------
+
+
+def test_a_reworded_phrase_is_one_replacement_that_gives_the_new_text(versions):
+    edit(versions.new / "agreement.yaml", "      days: 20\n", "      days: 20\n  mediation: false\n")
+    old, new = versions()
+    before = _para(old.document, "dispute-resolution.courts")
+    after = _para(new.document, "dispute-resolution.courts")
+    old_text, new_text = inline_text(before.parts), inline_text(after.parts)
+    assert "within 30 Working Days after the mediator is appointed" in old_text
+    deed = build_deed(old.document, new.document, old.agreement, new.agreement)
+    mine = [p for p in _provisions(deed) if p.startswith(f"In clause {before.full_number}")]
+    assert len(mine) == 1, _provisions(deed)
+    pattern = rf"In clause {re.escape(before.full_number)}, \u201c(.+?)\u201d is replaced by \u201c(.+?)\u201d\."
+    found = re.fullmatch(pattern, mine[0])
+    assert found, mine[0]
+    was, now = found.groups()
+    assert was == "within 30 Working Days after the mediator is appointed"
+    assert now.startswith("under clause ")
+    assert old_text.count(was) == 1
+    assert old_text.replace(was, now) == new_text
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("If it is not resolved within 30 Working Days after the mediator is appointed, any Partner may act.",
+     "If it is not resolved under clause 20.2, any Partner may act.",
+     [("within 30 Working Days after the mediator is appointed", "under clause 20.2")]),
+    # Changes a few words apart are one phrase.
+    ("The Council must tell the CCG in writing before the end of the month.",
+     "The Trust must tell the ICB in writing before the end of the month.",
+     [("Council must tell the CCG", "Trust must tell the ICB")]),
+    # Figures keep their own form.
+    ("The fund is £1,240,000, of which £400,000 is capital.",
+     "The fund is £1,300,000, of which £450,000 is capital.",
+     [("£1,240,000", "£1,300,000"), ("£400,000", "£450,000")]),
+    # A phrase that occurs twice is quoted with enough of its context to be found once.
+    ("The Council pays 10 in April and the CCG pays 10 in April each year.",
+     "The Council pays 10 in April and the CCG pays 20 in May each year.",
+     [("10 in April each", "20 in May each")]),
+])
+def test_phrase_edits_are_phrases_found_once(old, new, expected):
+    edits = phrase_edits(old, new)
+    assert edits == expected
+    text = old
+    for was, now in edits:
+        assert old.count(was) == 1
+        text = text.replace(was, now)
+    assert text == new
+
+
+def test_phrase_edits_give_up_on_a_rewrite_or_many_edits():
+    old = "Help people stay independent in their own homes."
+    assert phrase_edits(old, "Help carers get a break from caring in their own homes.") is None  # most words
+    many = "The Council pays 1 and in the year after the CCG pays 2 and in the year after the Trust pays 3 " \
+           "and in the year after the Board pays 4 and nobody pays more."
+    assert phrase_edits(many, many.replace("1", "5").replace("2", "6").replace("3", "7")) is not None
+    assert phrase_edits(many, many.replace("1", "5").replace("2", "6").replace("3", "7").replace("4", "8")) is None
+
+
+def test_a_rewritten_paragraph_is_replaced_whole(versions):
+    edit(versions.new / "schedules" / "pool.yaml", "staff: The Council provides the commissioning team.",
+         "staff: The CCG seconds two reablement nurses to the integrated team.")
+    old, new = versions()
+    deed = build_deed(old.document, new.document, old.agreement, new.agreement)
+    provisions = _provisions(deed)
+    assert any(re.fullmatch(r"Paragraph 6\.1\.1 of Schedule 2 is deleted and replaced by:", p) for p in provisions), \
+        provisions
+    assert not any("is replaced by \u201c" in p for p in provisions), provisions
+    text = " ".join(render_text(deed).split())
+    assert "\u201c6.1.1 Staff: The CCG seconds two reablement nurses to the integrated team.\u201d" in text
+
+
+# --- a renamed party ----------------------------------------------------------------------
+
+
+def test_a_renamed_party_is_one_party_renamed_in_the_deed(versions):
+    edit(versions.new / "agreement.yaml", f"name: {OLD_CCG}", f"name: {NEW_CCG}")
+    old, new = versions()
+    deed = build_deed(old.document, new.document, old.agreement, new.agreement)
+    names = [p.name for p in new.agreement.parties]
+    assert [p.name for p in deed.parties] == names
+    execution = next(s for s in deed.sections if s.kind == "execution")
+    assert [b.party_name for b in execution.blocks if isinstance(b, tree.SignatureBlock)] == names
+    provisions = _provisions(deed)
+    rename = (f"In the parties to the Agreement and throughout it, \u201c{OLD_CCG}\u201d is replaced by "
+              f"\u201c{NEW_CCG}\u201d.")
+    assert provisions == [rename]  # the recitals and tables that name it follow from this one provision
+    assert OLD_CCG not in " ".join(render_text(deed).split()).replace(rename, "")
+
+
+def test_the_diff_reports_a_renamed_party_as_changed(versions, capsys, monkeypatch):
+    edit(versions.new / "agreement.yaml", f"name: {OLD_CCG}", f"name: {NEW_CCG}")
+    code, out, err = s75(capsys, monkeypatch, "diff", str(versions.old), str(versions.new))
+    assert code == 0, out + err
+    party_lines = [line for line in out.splitlines() if line.startswith("~ party")]
+    assert party_lines == [f"~ party [ccg]: {OLD_CCG} of 1 Station Road, Northbridge NB2 2BB (the CCG) -> "
+                           f"{NEW_CCG} of 1 Station Road, Northbridge NB2 2BB (the CCG)"]
+    code, out, err = s75(capsys, monkeypatch, "diff", str(versions.old), str(versions.new), "--format", "json")
+    assert code == 0, out + err
+    parties = [f for f in json.loads(out)["fields"] if f["field"] == "party"]
+    assert parties == [{"field": "party", "key": "ccg",
+                        "old": f"{OLD_CCG} of 1 Station Road, Northbridge NB2 2BB (the CCG)",
+                        "new": f"{NEW_CCG} of 1 Station Road, Northbridge NB2 2BB (the CCG)"}]
+
+
+# --- exact money in JSON ------------------------------------------------------------------
+
+
+def test_json_money_has_exact_decimal_amounts(versions, capsys, monkeypatch):
+    pool = versions.new / "schedules" / "pool.yaml"
+    edit(pool, "council: 400000", "council: '450000.50'")
+    edit(pool, "2017-18: 1500000", "2017-18: '1550000.50'")
+    edit(pool, "ccg: 900000", "ccg: tbc")
+    code, out, err = s75(capsys, monkeypatch, "diff", str(versions.old), str(versions.new), "--format", "json")
+    assert code == 0, out + err
+    data = json.loads(out)
+    assert data["money"]
+    for entry in data["money"]:
+        assert set(entry) == {"schedule", "year", "line", "partner", "old", "new", "difference",
+                              "old_amount", "new_amount", "difference_amount"}
+        for name in ("old_amount", "new_amount", "difference_amount"):
+            assert entry[name] is None or (isinstance(entry[name], str) and re.fullmatch(r"-?\d+(\.\d+)?", entry[name]))
+    amounts = shown = {(m["line"], m["partner"]): m for m in data["money"]}
+    line = amounts[("Community equipment", "Council")]
+    assert (line["old_amount"], line["new_amount"], line["difference_amount"]) == ("400000", "450000.50", "50000.50")
+    assert shown[("Community equipment", "Council")]["difference"] == "+£50,000.50"
+    tbc = amounts[("Community equipment", "CCG")]
+    assert (tbc["old_amount"], tbc["new_amount"], tbc["difference_amount"]) == ("900000", None, None)
+
+
+def test_money_changes_carry_exact_amounts(versions):
+    edit(versions.new / "schedules" / "pool.yaml", "council: 400000", "council: 340000")
+    edit(versions.new / "schedules" / "pool.yaml", "2017-18: 1500000", "2017-18: 1440000")
+    old, new = versions()
+    result = semantic.diff_documents(old.document, new.document, old.agreement, new.agreement)
+    line = next(m for m in result.money if m.line == "Community equipment" and m.partner == "Council")
+    assert (line.old, line.new, line.difference) == ("£400,000", "£340,000", "-£60,000")
+    assert (line.old_amount, line.new_amount, line.difference_amount) == ("400000", "340000", "-60000")
