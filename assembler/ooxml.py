@@ -278,19 +278,21 @@ class Bookmarks:
 # --- fields ---------------------------------------------------------------
 
 
-def _run(rpr: etree._Element | None) -> etree._Element:
+def new_run(rpr: etree._Element | None) -> etree._Element:
+    """An empty ``w:r`` with a copy of the run properties ``rpr`` (if any)."""
     run = el("w:r")
     if rpr is not None:
-        run.append(_copy(rpr))
+        run.append(copy_element(rpr))
     return run
 
 
-def _copy(node: etree._Element) -> etree._Element:
+def copy_element(node: etree._Element) -> etree._Element:
+    """A deep copy of ``node``, detached from its tree."""
     return etree.fromstring(etree.tostring(node))
 
 
 def text_run(text: str, rpr: etree._Element | None = None) -> etree._Element:
-    run = _run(rpr)
+    run = new_run(rpr)
     t = child(run, "w:t")
     t.text = text
     t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
@@ -303,15 +305,15 @@ def field_runs(instr: str, result: str, rpr: etree._Element | None = None) -> li
     The cached result is what a reader sees before (or without) a field
     update, so it must already be right.
     """
-    begin = _run(rpr)
+    begin = new_run(rpr)
     child(begin, "w:fldChar", fldCharType="begin")
-    code = _run(rpr)
+    code = new_run(rpr)
     instr_el = child(code, "w:instrText")
     instr_el.text = f" {instr} "
     instr_el.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
-    sep = _run(rpr)
+    sep = new_run(rpr)
     child(sep, "w:fldChar", fldCharType="separate")
-    end = _run(rpr)
+    end = new_run(rpr)
     child(end, "w:fldChar", fldCharType="end")
     return [begin, code, sep, text_run(result, rpr), end]
 
@@ -599,7 +601,9 @@ class ChangeMarks:
                         self.block_ins, self.block_del, self.block_end))
 
 
-class _Revisions:
+class Revisions:
+    """Author, date and the next id for w:ins / w:del marks; ids must be unique in a document."""
+
     def __init__(self, author: str, date: str, first_id: int):
         self.author, self.date, self.next_id = author, date, first_id
 
@@ -609,7 +613,8 @@ class _Revisions:
         return node
 
 
-def _set_deleted_text(run: etree._Element) -> None:
+def set_deleted_text(run: etree._Element) -> None:
+    """Turn a run's text into deleted text, as Word requires inside w:del."""
     for t in run.findall(qn("w:t")):
         t.tag = qn("w:delText")
     for t in run.findall(qn("w:instrText")):
@@ -624,8 +629,8 @@ def _split_run(run: etree._Element, marks: ChangeMarks, mode: str, forced: str) 
         if atom.tag == qn("w:rPr"):
             continue
         if atom.tag != qn("w:t") or not any(c in (atom.text or "") for c in marks.all):
-            new = _run(rpr)
-            new.append(_copy(atom))
+            new = new_run(rpr)
+            new.append(copy_element(atom))
             pieces.append((forced or mode, new))
             continue
         text = atom.text or ""
@@ -646,7 +651,7 @@ def _split_run(run: etree._Element, marks: ChangeMarks, mode: str, forced: str) 
     return pieces, mode
 
 
-def _mark_paragraph_runs(p: etree._Element, marks: ChangeMarks, revisions: _Revisions, forced: str = "") -> None:
+def _mark_paragraph_runs(p: etree._Element, marks: ChangeMarks, revisions: Revisions, forced: str = "") -> None:
     mode = ""
     for run in list(p.iter(qn("w:r"))):
         if run.getparent() is None or run.getparent().tag in (qn("w:ins"), qn("w:del")):
@@ -660,14 +665,15 @@ def _mark_paragraph_runs(p: etree._Element, marks: ChangeMarks, revisions: _Revi
             if kind:
                 wrapper = revisions.mark(kind)
                 if kind == "del":
-                    _set_deleted_text(new)
+                    set_deleted_text(new)
                 wrapper.append(new)
                 new = wrapper
             run.addprevious(new)
         parent.remove(run)
 
 
-def _mark_paragraph_mark(p: etree._Element, kind: str, revisions: _Revisions) -> None:
+def mark_paragraph_mark(p: etree._Element, kind: str, revisions: Revisions) -> None:
+    """Track the paragraph mark itself as inserted or deleted, so accepting or rejecting joins paragraphs."""
     ppr = _ppr(p)
     rpr = ppr.find(qn("w:rPr"))
     if rpr is None:
@@ -676,7 +682,7 @@ def _mark_paragraph_mark(p: etree._Element, kind: str, revisions: _Revisions) ->
     rpr.insert(0, revisions.mark(kind))
 
 
-def _mark_row(tr: etree._Element, kind: str, revisions: _Revisions) -> None:
+def _mark_row(tr: etree._Element, kind: str, revisions: Revisions) -> None:
     trpr = tr.find(qn("w:trPr"))
     if trpr is None:
         trpr = el("w:trPr")
@@ -691,7 +697,7 @@ def _only_text(p: etree._Element) -> str:
     return "".join(t.text or "" for t in p.iter(qn("w:t")))
 
 
-def _mark_table(tbl: etree._Element, marks: ChangeMarks, revisions: _Revisions, forced: str) -> None:
+def _mark_table(tbl: etree._Element, marks: ChangeMarks, revisions: Revisions, forced: str) -> None:
     for tr in tbl.iter(qn("w:tr")):
         row = forced
         first = tr.find(f"{qn('w:tc')}")
@@ -707,7 +713,7 @@ def _mark_table(tbl: etree._Element, marks: ChangeMarks, revisions: _Revisions, 
 def apply_tracked_changes(body: etree._Element, marks: ChangeMarks, author: str, date: str) -> None:
     """Turn marker characters in ``body`` into tracked insertions and deletions."""
     used = [int(n) for n in body.xpath(".//w:bookmarkStart/@w:id", namespaces={"w": W_NS}) if n.isdigit()]
-    revisions = _Revisions(author, date, max(used, default=0) + 1)
+    revisions = Revisions(author, date, max(used, default=0) + 1)
     region = ""
     for node in list(body):
         if node.tag == qn("w:p") and _only_text(node) in (marks.block_ins, marks.block_del, marks.block_end):
@@ -722,7 +728,7 @@ def apply_tracked_changes(body: etree._Element, marks: ChangeMarks, author: str,
         if node.tag == qn("w:p"):
             _mark_paragraph_runs(node, marks, revisions, region)
             if region:
-                _mark_paragraph_mark(node, region, revisions)
+                mark_paragraph_mark(node, region, revisions)
         elif node.tag == qn("w:tbl"):
             _mark_table(node, marks, revisions, region)
 

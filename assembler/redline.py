@@ -252,7 +252,7 @@ def track_template_text(data: bytes, old_data: bytes, author: str, date: str) ->
              if name == _DOCUMENT or (_TEMPLATE_PARTS.fullmatch(name) and name in old_blobs)}
     used = [int(n) for root in roots.values() for n in root.xpath("//@w:id", namespaces={"w": ooxml.W_NS})
             if n.isdigit()]
-    revisions = ooxml._Revisions(author, date, max(used, default=0) + 1)  # ids unique across all parts
+    revisions = ooxml.Revisions(author, date, max(used, default=0) + 1)  # ids unique across all parts
     changed = False
     for name, root in roots.items():
         first = revisions.next_id
@@ -295,16 +295,16 @@ def _style(p: etree._Element) -> str:
 
 
 def _track_paragraphs(old: list[etree._Element], new: list[etree._Element], parent: etree._Element,
-                      revisions: ooxml._Revisions) -> None:
+                      revisions: ooxml.Revisions) -> None:
     """Mark ``new`` (in ``parent``) against ``old``; old paragraphs that are gone come back deleted."""
     at = None  # the paragraph the next deleted one goes after
     for op, a, b in diff.align(old, new, _paragraph_key, lambda x, y: _style(x) == _style(y)):
         if op == "deleted":
-            gone = ooxml._copy(a)
+            gone = ooxml.copy_element(a)
             for section in gone.iter(qn("w:sectPr")):  # a deleted paragraph must not end a section
                 section.getparent().remove(section)
             _replace_runs(gone, [("del", _atoms(a))], revisions)
-            ooxml._mark_paragraph_mark(gone, "del", revisions)
+            ooxml.mark_paragraph_mark(gone, "del", revisions)
             if at is None:
                 parent.insert(parent.index(new[0]) if new else 0, gone)
             else:
@@ -312,7 +312,7 @@ def _track_paragraphs(old: list[etree._Element], new: list[etree._Element], pare
             b = gone
         elif op == "inserted":
             _replace_runs(b, [("ins", _atoms(b))], revisions)
-            ooxml._mark_paragraph_mark(b, "ins", revisions)
+            ooxml.mark_paragraph_mark(b, "ins", revisions)
         elif op == "changed":
             _replace_runs(b, _diff_atoms(_atoms(a), _atoms(b)), revisions)
         at = b
@@ -344,7 +344,7 @@ def _diff_atoms(old: list, new: list) -> list[tuple[str, list]]:
     return pieces
 
 
-def _replace_runs(p: etree._Element, pieces: list[tuple[str, list]], revisions: ooxml._Revisions) -> None:
+def _replace_runs(p: etree._Element, pieces: list[tuple[str, list]], revisions: ooxml.Revisions) -> None:
     """Put ``pieces`` where ``p``'s own runs were (other content, such as bookmarks, stays)."""
     runs = p.findall(_R)
     ppr = p.find(_PPR)
@@ -357,7 +357,7 @@ def _replace_runs(p: etree._Element, pieces: list[tuple[str, list]], revisions: 
             wrapper = revisions.mark(mode)
             for run in made:
                 if mode == "del":
-                    ooxml._set_deleted_text(run)
+                    ooxml.set_deleted_text(run)
                 wrapper.append(run)
             made = [wrapper]
         for node in made:
@@ -371,7 +371,7 @@ def _runs(atoms: list) -> list[etree._Element]:
     look, text = None, None
     for key, atom, rpr in atoms:
         if not runs or key[0] != look:
-            runs.append(ooxml._run(rpr))
+            runs.append(ooxml.new_run(rpr))
             look, text = key[0], None
         if isinstance(atom, str):
             if text is None:
@@ -380,7 +380,7 @@ def _runs(atoms: list) -> list[etree._Element]:
                 text.text = ""
             text.text += atom
         else:
-            runs[-1].append(ooxml._copy(atom))
+            runs[-1].append(ooxml.copy_element(atom))
             text = None
     return runs
 
