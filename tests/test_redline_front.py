@@ -19,32 +19,24 @@ from assembler.docxtext import document_lines, paragraph_text
 from assembler.redline import render_redline_bytes
 from assembler.versions import load_version
 from assembler.writer import render_docx_bytes
-from conftest import BASE, edit
-from test_review import OLD, NEW, _second_version, git, s75
+from conftest import edit
+from test_review import OLD, NEW, _second_version, s75, two_commit_repo
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 TEMPLATE_PARTS = re.compile(r"word/(header|footer)\d*\.xml")
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """agreements/x in two commits; the second also has a new version number and a date."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    git(root, "config", "user.email", "reviewer@example.org")
-    git(root, "config", "user.name", "Reviewer")
-    git(root, "config", "commit.gpgsign", "false")
-    shutil.copytree(BASE, root / "agreements" / "x")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "first version")
-    folder = root / "agreements" / "x"
+def _dated_second_version(folder: Path) -> None:
+    """The usual second version, plus a new version number and the agreement's date."""
     _second_version(folder)
     edit(folder / "agreement.yaml", "version: '1.0'", "version: '1.1'")
     edit(folder / "agreement.yaml", "commencement:", "agreement_date: 2017-03-20\ncommencement:")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "second version, dated")
-    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """agreements/x in two commits; the second also has a new version number and a date."""
+    return two_commit_repo(tmp_path, _dated_second_version)
 
 
 # --- reading every part Word shows ---------------------------------------------------

@@ -55,9 +55,8 @@ def _second_version(folder: Path) -> None:
     (folder / "schedules" / "dementia.yaml").write_text(added, encoding="utf-8")
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A git repository holding agreements/x in two commits (HEAD~1 and HEAD)."""
+def two_commit_repo(tmp_path: Path, change=_second_version) -> Path:
+    """A git repository holding agreements/x in two commits (HEAD~1 and HEAD); ``change`` makes the second."""
     root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q")
@@ -67,10 +66,15 @@ def repo(tmp_path: Path) -> Path:
     shutil.copytree(BASE, root / "agreements" / "x")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "first version")
-    _second_version(root / "agreements" / "x")
+    change(root / "agreements" / "x")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "second version")
     return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return two_commit_repo(tmp_path)
 
 
 @pytest.fixture
