@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -192,3 +193,20 @@ def test_portsmouth_terms_of_reference_carry_seed_002s_approval_and_review():
     text = " ".join(render_text(document).split())
     assert "Partnership Management Group on 30 March 2017. It was approved by the CCG's Clinical Executive" in text
     assert "must review them at least every three years, or earlier if business needs require it" in text
+
+
+def test_a_scheme_without_a_review_statement_still_builds(tmp_path):
+    """An aligned-budget scheme need not state its review (no reg 7(3)(f)); the clause must not need it either.
+
+    Found by scripts/fuzz.py: it validated, then failed to build.
+    """
+    from assembler.text import render_text
+
+    root = tmp_path / "agreement"
+    shutil.copytree(next(p for p in EXAMPLES if p.name == "portsmouth-framework-2022"), root)
+    schedule = root / "schedules" / "health-wellbeing.yaml"
+    edit(schedule, "duration:\n  review: Reviewed each year with the Health and Wellbeing Strategy.\n", "duration: {}\n")
+    result = build(str(root), tmp_path / "out.docx")
+    section = next(s for s in result.document.sections if s.key == "health-wellbeing")
+    assert "must review the Scheme at least once in each Financial Year" in " ".join(
+        render_text(replace(result.document, sections=[section])).split())
