@@ -57,9 +57,10 @@ def compliance_rows(validation: Validation, document: tree.Document | None) -> l
     if document is not None:
         numbers = {s.key: s.number for s in document.sections if s.kind == "schedule"}
     else:  # the order the document would have: the schedules' own order, then their keys
-        datas = [doc.data for doc in files.schedules if isinstance(doc.data, dict) and isinstance(doc.data.get("key"), str)]
-        numbers = {d["key"]: str(n) for n, d in enumerate(schedule_order(datas), start=1)
-                   if isinstance(d.get("order", 100), int)}
+        # Only schedules whose key and order are well formed can be placed; the rest show "?".
+        datas = [doc.data for doc in files.schedules if isinstance(doc.data, dict)
+                 and isinstance(doc.data.get("key"), str) and type(doc.data.get("order", 100)) is int]
+        numbers = {d["key"]: str(n) for n, d in enumerate(schedule_order(datas), start=1)}
     rows = []
     schedules = tuple(files.schedules)
     for result in applicable_checks(files.framework, schedules):

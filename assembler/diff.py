@@ -362,7 +362,7 @@ def exact(amount: Decimal | None) -> str | None:
         return None
     if amount == amount.to_integral_value():
         return str(int(amount))
-    return format(amount.quantize(Decimal("0.01")) if -amount.as_tuple().exponent < 2 else amount, "f")
+    return format(amount.quantize(Decimal("0.01")), "f")  # the schema allows pence, never less
 
 
 def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
@@ -404,12 +404,19 @@ def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
     return changes
 
 
-def keyed_parties(document: tree.Document, agreement) -> dict[str, tree.PartyLine] | None:
-    """The document's parties by their keys in ``agreement``; None when the keys are not known."""
-    parties = list(agreement.parties) if agreement is not None else None
-    if parties is None or [p.name for p in parties] != [p.name for p in document.parties]:
-        return None
-    return {party.key: line for party, line in zip(parties, document.parties)}
+def matched_parties(old: tree.Document, new: tree.Document, old_agreement=None, new_agreement=None):
+    """(old parties, new parties, keyed): each version's parties by key when both agreements give
+    the keys, so a renamed party is the same party; otherwise by name (``keyed`` False)."""
+    def by_key(document, agreement):
+        parties = list(agreement.parties) if agreement is not None else None
+        if parties is None or [p.name for p in parties] != [p.name for p in document.parties]:
+            return None
+        return {party.key: line for party, line in zip(parties, document.parties)}
+
+    old_parties, new_parties = by_key(old, old_agreement), by_key(new, new_agreement)
+    if old_parties is None or new_parties is None:
+        return {p.name: p for p in old.parties}, {p.name: p for p in new.parties}, False
+    return old_parties, new_parties, True
 
 
 def _fields(old: tree.Document, new: tree.Document, old_agreement=None, new_agreement=None) -> list[FieldChange]:
@@ -418,10 +425,7 @@ def _fields(old: tree.Document, new: tree.Document, old_agreement=None, new_agre
         a, b = getattr(old, name), getattr(new, name)
         if a != b:
             out.append(FieldChange(name, a, b))
-    old_parties, new_parties = keyed_parties(old, old_agreement), keyed_parties(new, new_agreement)
-    keyed = old_parties is not None and new_parties is not None
-    if not keyed:  # without keys, a party is known by its name
-        old_parties, new_parties = {p.name: p for p in old.parties}, {p.name: p for p in new.parties}
+    old_parties, new_parties, keyed = matched_parties(old, new, old_agreement, new_agreement)
     order = list(new_parties) + [k for k in old_parties if k not in new_parties]
     for key in order if keyed else sorted(order):
         a, b = old_parties.get(key), new_parties.get(key)
@@ -537,7 +541,6 @@ def format_json(diff: Diff) -> str:
     TBC), and the exact values as decimal strings in pounds, never floats:
     "old_amount" ("1240000"), "new_amount" ("1300000") and
     "difference_amount" (new minus old, "60000" or "-60000", an absent side
-    counting as 0), each null where the
-    value is TBC or absent.
+    counting as 0), each null where the value is TBC or absent.
     """
     return json.dumps(diff.as_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -71,19 +71,34 @@ def _inline_refs(node, doc: dict, seen: tuple[str, ...] = ()):
         return [_inline_refs(item, doc, seen) for item in node]
     if not isinstance(node, dict):
         return node
-    if isinstance(node.get("$ref"), str) and node["$ref"] not in seen:
-        target, _, pointer = node["$ref"].partition("#")
-        target_doc = load_schema("common") if target == _COMMON else doc if not target else None
-        if target_doc is not None:
-            found = target_doc
-            for part in pointer.strip("/").split("/") if pointer.strip("/") else ():
-                found = found[part]
-            merged = dict(found)
-            merged.update({k: v for k, v in node.items() if k != "$ref"})
-            if "description" in found:  # what a value's own error shows, as when jsonschema followed the $ref
-                merged[_VALUE_HELP] = found["description"]
-            return _inline_refs(merged, target_doc, seen + (node["$ref"],))
+    followed = _follow(node["$ref"], doc) if isinstance(node.get("$ref"), str) and node["$ref"] not in seen else None
+    if followed is not None:
+        found, target_doc = followed
+        merged = _merged(node, found)
+        if "description" in found:  # what a value's own error shows, as when jsonschema followed the $ref
+            merged[_VALUE_HELP] = found["description"]
+        return _inline_refs(merged, target_doc, seen + (node["$ref"],))
     return {key: _inline_refs(value, doc, seen) for key, value in node.items()}
+
+
+def _follow(ref: str, doc: dict | None = None) -> tuple[dict, dict] | None:
+    """(the schema ``ref`` names, the document holding it): in common.schema.json or, for
+    "#/...", in ``doc``; None for anything else."""
+    target, _, pointer = ref.partition("#")
+    target_doc = load_schema("common") if target == _COMMON else doc if not target else None
+    if target_doc is None:
+        return None
+    found = target_doc
+    for part in filter(None, pointer.split("/")):
+        found = found[part]
+    return found, target_doc
+
+
+def _merged(node: dict, found: dict) -> dict:
+    """A $ref's target with the referring node's own keywords (title, description) over it."""
+    merged = dict(found)
+    merged.update({k: v for k, v in node.items() if k != "$ref"})
+    return merged
 
 
 def human_path(path) -> str:
@@ -115,19 +130,9 @@ def _is_money(schema: dict) -> bool:
 
 
 def _resolve(schema):
-    """Follow a $ref within our schemas (one level is all we use)."""
-    if isinstance(schema, dict) and "$ref" in schema:
-        ref = schema["$ref"]
-        target, _, pointer = ref.partition("#")
-        doc = load_schema("common") if target == _COMMON else None
-        if doc is not None and pointer:
-            node = doc
-            for part in pointer.strip("/").split("/"):
-                node = node[part]
-            merged = dict(node)
-            merged.update({k: v for k, v in schema.items() if k != "$ref"})
-            return merged
-    return schema
+    """Follow a $ref into common.schema.json (one level is all we use)."""
+    followed = _follow(schema["$ref"]) if isinstance(schema, dict) and "$ref" in schema else None
+    return _merged(schema, followed[0]) if followed is not None else schema
 
 
 def _diag(doc: YamlFile, path, code: str, message: str, hint: str = "", at_key: bool = False) -> Diagnostic:

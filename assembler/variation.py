@@ -542,9 +542,7 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
 def _deed_parties(old: tree.Document, new: tree.Document, old_agreement=None,
                   new_agreement=None) -> list[tree.PartyLine]:
     """The parties to the agreement as varied, then any party leaving it (matched by key)."""
-    old_parties, new_parties = diff.keyed_parties(old, old_agreement), diff.keyed_parties(new, new_agreement)
-    if old_parties is None or new_parties is None:  # keys unknown: a party is known by its name
-        old_parties, new_parties = {p.name: p for p in old.parties}, {p.name: p for p in new.parties}
+    old_parties, new_parties, _ = diff.matched_parties(old, new, old_agreement, new_agreement)
     return list(new_parties.values()) + [p for k, p in old_parties.items() if k not in new_parties]
 
 

@@ -89,3 +89,15 @@ def test_removing_a_requirements_yaml_fails_validate_and_report(req, scope, dott
     assert all(r.yaml == MISSING for r in rows if r.missing)
     assert all(r.clause in (NOT_BUILT, "MISSING") or r.clause.startswith(("clause", "Schedule", "recital"))
                for r in rows)
+
+
+def test_a_schedule_with_a_malformed_order_is_reported_not_a_crash(tmp_path):
+    """With a validation error the numbers come from the schedules' order; a bad order must not break the sort."""
+    target = tmp_path / "agreement"
+    shutil.copytree(next(p for p in EXAMPLES if p.name == "haringey-2016"), target)
+    camhs = target / "schedules" / "camhs.yaml"
+    camhs.write_text(camhs.read_text(encoding="utf-8").replace("\norder: 4\n", "\norder: first\n"), encoding="utf-8")
+    validation, rows = _report(target)
+    assert validation.errors
+    scopes = {r.scope for r in rows}
+    assert "Schedule ? (camhs)" in scopes and any(s.startswith("Schedule 1 (") for s in scopes)
