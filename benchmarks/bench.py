@@ -7,7 +7,7 @@ copied, with distinct keys, to 1, 10, 20, 50 and 200 schedules) it reports:
 
 - the median of ``--runs`` runs (at least 7) of each stage in one process:
   load, validate, plan and render, number and cross-reference, write;
-- the total in-process build (``assembler.build.build``), warm;
+- the total in-process build (``assembler.build.output.build``), warm;
 - the floor: python-docx opening and saving the very document produced;
 - peak memory (the child's VmHWM) and the time of one build in a fresh process;
 
@@ -184,11 +184,11 @@ def inproc(path: Path, runs: int, workdir: Path) -> dict:
     """Each stage in this process (warm: the first build has already run)."""
     import docx
 
-    from assembler.assemble import render_document, resolve_document
-    from assembler.build import build
-    from assembler.loader import DirectorySource, load_agreement
-    from assembler.validate import validate_files
-    from assembler.writer import write_docx
+    from assembler.engine.assemble import render_document, resolve_document
+    from assembler.build.output import build
+    from assembler.source.folder import DirectorySource, load_agreement
+    from assembler.check.validate import validate_files
+    from assembler.word.writer import write_docx
 
     output = workdir / f"{path.name}.docx"
     first = time.perf_counter()
@@ -228,7 +228,7 @@ def inproc(path: Path, runs: int, workdir: Path) -> dict:
 def child_build(path: str, output: str) -> None:
     """Run in a fresh process: one build, then report its time and peak memory as JSON."""
     start = time.perf_counter()
-    from assembler.build import build
+    from assembler.build.output import build
     imported = time.perf_counter()
     build(path, Path(output), force=True)
     done = time.perf_counter()
@@ -280,8 +280,8 @@ def cli_section(paths: list[Path], runs: int, workdir: Path, s75: list[str]) -> 
 
 
 def pdf_section(paths: list[Path], runs: int, workdir: Path, s75: list[str]) -> dict:
-    from assembler.build import build
-    from assembler.pdf import convert_to_pdf, find_soffice
+    from assembler.build.output import build
+    from assembler.word.pdf import convert_to_pdf, find_soffice
 
     if find_soffice() is None:
         return {"skipped": "LibreOffice (soffice) not found"}

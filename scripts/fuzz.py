@@ -95,10 +95,10 @@ class MemorySource:
         self.display = display
 
     def read_framework(self) -> bytes:
-        from assembler.loader import _load_error
+        from assembler.source.folder import load_error
 
         if "agreement.yaml" not in self.files:
-            raise _load_error(f"{self.display}/agreement.yaml", "S75-NOTFOUND", "agreement.yaml is missing")
+            raise load_error(f"{self.display}/agreement.yaml", "S75-NOTFOUND", "agreement.yaml is missing")
         return self.files["agreement.yaml"]
 
     def list_schedules(self) -> list[str]:
@@ -323,7 +323,7 @@ def check(files: Files, library=None, build: bool = True) -> str:
     S75Error from validation is fine; any other exception propagates. A
     valid agreement that fails to build raises ValidButUnbuildable.
     """
-    from assembler.validate import validate_source
+    from assembler.check.validate import validate_source
 
     source = MemorySource(files)
     try:
@@ -336,9 +336,9 @@ def check(files: Files, library=None, build: bool = True) -> str:
             raise AssertionError(f"a finding spans several lines: {text!r}")
     if validation.agreement is None or validation.errors or not build:
         return "invalid"
-    from assembler.assemble import assemble
-    from assembler.text import render_text
-    from assembler.writer import render_docx_bytes
+    from assembler.engine.assemble import assemble
+    from assembler.engine.text import render_text
+    from assembler.word.writer import render_docx_bytes
 
     try:
         document, _ = assemble(validation.agreement, library=library)
@@ -351,7 +351,7 @@ def check(files: Files, library=None, build: bool = True) -> str:
 
 def pick_library():
     """The real clause library if it loads, else the small test library (with a note why)."""
-    from assembler.clauselib import default_library, load_library
+    from assembler.engine.library import default_library, load_library
 
     try:
         return default_library(), "clauses/"

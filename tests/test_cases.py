@@ -32,9 +32,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from assembler import cli as cli_module
+import assembler.cli as cli_module
 from assembler.cli import main
-from assembler.validate import validate_path
+from assembler.build.pipeline import check_path as validate_path
 
 CASES = Path(__file__).parent / "cases"
 BASE = CASES / "base"

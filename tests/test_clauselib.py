@@ -12,13 +12,13 @@ import re
 import pytest
 from jinja2 import nodes
 
-from assembler.clauselib import (
+from assembler.engine.library import (
     BLOCK_LINE, BLOCKS, BODY_CONDITIONS, REF, SCHEDULE_CONDITIONS, TERM, ValueSlots, check_template,
     default_library, make_environment,
 )
 from assembler.model import COMPUTED
-from assembler.requirements import requirements
-from assembler.schema import _resolve, load_schema
+from assembler.check.requirements import requirements
+from assembler.check.schema import _resolve, load_schema
 
 LIBRARY = default_library()
 CLAUSES = sorted(LIBRARY.clauses.values(), key=lambda c: c.key)

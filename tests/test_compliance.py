@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assembler.assemble import assemble
-from assembler.compliance import MISSING, NOT_BUILT, compliance_rows
-from assembler.loader import DirectorySource, load_yaml_file
-from assembler.requirements import requirements
-from assembler.validate import validate_source
+from assembler.engine.assemble import assemble
+from assembler.build.compliance import MISSING, NOT_BUILT, compliance_rows
+from assembler.source.folder import DirectorySource, load_yaml_file
+from assembler.check.requirements import requirements
+from assembler.check.validate import validate_source
 from conftest import BASE, EXAMPLES
 
 SOUTHAMPTON = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")

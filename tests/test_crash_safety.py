@@ -20,7 +20,7 @@ from pathlib import Path
 import docx
 import pytest
 
-import assembler.writer as writer
+import assembler.word.writer as writer
 from assembler.diagnostics import BuildError
 from conftest import BASE, ROOT, edit, FINDING_LINE, s75
 
@@ -131,7 +131,7 @@ def test_interrupt_while_writing_keeps_the_previous_document(previous, agreement
         raise KeyboardInterrupt
 
     monkeypatch.setattr(writer.os, "fsync", interrupted)
-    from assembler.build import build
+    from assembler.build.output import build
 
     with pytest.raises(KeyboardInterrupt):
         build(str(agreement), out)
@@ -227,7 +227,7 @@ def test_two_builds_at_once_never_corrupt_the_output(tmp_path):
 
 _SLOW_WRITER = """
 import os, sys, time
-import assembler.writer as writer
+import assembler.word.writer as writer
 real = os.fsync
 def slow(fd):
     print("writing", flush=True)
@@ -270,7 +270,7 @@ def test_full_collections_are_deferred_for_a_build_and_restored_after_a_failure(
     """Full collections are held off while the document is written; the thresholds come back even on failure."""
     import gc
 
-    from assembler.build import FULL_COLLECTION_DEFERRAL
+    from assembler.build.output import FULL_COLLECTION_DEFERRAL
 
     out, _ = previous
     before = gc.get_threshold()

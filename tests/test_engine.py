@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assembler import tree
-from assembler.assemble import assemble
-from assembler.clauselib import load_library
+from assembler.engine import tree
+from assembler.engine.assemble import assemble
+from assembler.engine.library import load_library
 from assembler.diagnostics import BuildError
-from assembler.loader import DirectorySource
-from assembler.number import number_section
-from assembler.text import inline_text, render_text
-from assembler.validate import validate_source
+from assembler.source.folder import DirectorySource
+from assembler.engine.number import number_section
+from assembler.engine.text import inline_text, render_text
+from assembler.check.validate import validate_source
 from conftest import BASE, FIXTURE_LIBRARY, edit
 
 
@@ -169,7 +169,7 @@ def test_written_document_uses_each_terms_wording(tmp_path):
     """[[Partner|Partners]] must read "Partners" in Word, not the bare term."""
     import docx
 
-    from assembler.writer import write_docx
+    from assembler.word.writer import write_docx
 
     document, _ = _build()
     target = tmp_path / "terms.docx"

@@ -15,12 +15,13 @@ from dataclasses import replace
 
 import pytest
 
-from assembler import tree
-from assembler.build import assemble_source, build
+from assembler.engine import tree
+from assembler.build.output import build
+from assembler.build.pipeline import assemble_source
 from assembler.diagnostics import ValidationFailed
-from assembler.loader import DirectorySource
-from assembler.pdf import convert_to_pdf, find_soffice
-from assembler.validate import validate_source
+from assembler.source.folder import DirectorySource
+from assembler.word.pdf import convert_to_pdf, find_soffice
+from assembler.check.validate import validate_source
 from conftest import EXAMPLES, edit
 
 IDS = [p.name for p in EXAMPLES]
@@ -145,7 +146,7 @@ def test_failed_build_leaves_previous_output_untouched(base_copy, tmp_path):
 
 def test_single_schedule_build_has_only_that_schedule(tmp_path):
     example = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
-    _, document, _ = assemble_source(DirectorySource(str(example)))
+    document = assemble_source(DirectorySource(str(example))).document
     key = next(s.key for s in document.sections if s.kind == "schedule")
     result = build(str(example), tmp_path / "one.docx", schedule=key)
     kinds = [s.kind for s in result.document.sections]
@@ -154,11 +155,11 @@ def test_single_schedule_build_has_only_that_schedule(tmp_path):
 
 def test_a_schedule_built_alone_cites_the_agreement_by_number():
     """References out of a schedule built alone give the numbers of the whole agreement, "of the Agreement"."""
-    from assembler.text import inline_text
+    from assembler.engine.text import inline_text
 
     example = next(p for p in EXAMPLES if p.name == "portsmouth-framework-2022")
-    _, whole, _ = assemble_source(DirectorySource(str(example)))
-    _, alone, _ = assemble_source(DirectorySource(str(example)), schedule="bcf")
+    whole = assemble_source(DirectorySource(str(example))).document
+    alone = assemble_source(DirectorySource(str(example)), schedule="bcf").document
 
     def paragraphs(document):
         section = next(s for s in document.sections if s.key == "bcf")
@@ -176,20 +177,20 @@ def test_a_schedule_built_alone_cites_the_agreement_by_number():
 
 def test_portsmouth_bcf_states_the_seed_totals_its_tbc_lines_fall_within():
     """Seed 002 gives only the pools' totals (£16,655k and £566k): the schedules must still state them."""
-    from assembler.text import render_text
+    from assembler.engine.text import render_text
 
     example = next(p for p in EXAMPLES if p.name == "portsmouth-bcf-2017")
-    _, document, _ = assemble_source(DirectorySource(str(example)))
+    document = assemble_source(DirectorySource(str(example))).document
     text = " ".join(render_text(document).split())
     for total in ("£16,655,000", "£566,000"):
         assert f"for the Financial Year 2016-17 total {total}. Each figure shown as TBC above" in text
 
 
 def test_portsmouth_terms_of_reference_carry_seed_002s_approval_and_review():
-    from assembler.text import render_text
+    from assembler.engine.text import render_text
 
     example = next(p for p in EXAMPLES if p.name == "portsmouth-bcf-2017")
-    _, document, _ = assemble_source(DirectorySource(str(example)))
+    document = assemble_source(DirectorySource(str(example))).document
     text = " ".join(render_text(document).split())
     assert "Partnership Management Group on 30 March 2017. It was approved by the CCG's Clinical Executive" in text
     assert "must review them at least every three years, or earlier if business needs require it" in text
@@ -200,7 +201,7 @@ def test_a_scheme_without_a_review_statement_still_builds(tmp_path):
 
     Found by scripts/fuzz.py: it validated, then failed to build.
     """
-    from assembler.text import render_text
+    from assembler.engine.text import render_text
 
     root = tmp_path / "agreement"
     shutil.copytree(next(p for p in EXAMPLES if p.name == "portsmouth-framework-2022"), root)

@@ -117,7 +117,7 @@ def test_a_duplicated_schedule_with_its_own_key_builds(name):
     files[schedule.replace(".yaml", "-copy.yaml")] = fuzz.dump(data)
     outcome = check(files)
     if outcome != "built":
-        from assembler.validate import validate_source
+        from assembler.check.validate import validate_source
 
         codes = {d.code for d in validate_source(fuzz.MemorySource(files)).errors}
         assert codes, "invalid without an error"
@@ -127,7 +127,7 @@ def test_a_duplicated_schedule_with_its_own_key_builds(name):
 def test_a_duplicated_schedule_with_the_same_key_is_a_finding():
     files = fuzz.read_agreement(ROOT / "tests" / "cases" / "base")
     files["schedules/pool-again.yaml"] = files["schedules/pool.yaml"]
-    from assembler.validate import validate_source
+    from assembler.check.validate import validate_source
 
     validation = validate_source(fuzz.MemorySource(files))
     assert "S75-SCHEDKEY" in {d.code for d in validation.errors}

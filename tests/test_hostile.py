@@ -26,14 +26,14 @@ from pathlib import Path
 import docx
 import pytest
 
-from assembler import tree
-from assembler.assemble import assemble
-from assembler.clauselib import default_library, load_library
+from assembler.engine import tree
+from assembler.engine.assemble import assemble
+from assembler.engine.library import default_library, load_library
 from assembler.diagnostics import BuildError, S75Error
-from assembler.loader import DirectorySource
-from assembler.text import render_text
-from assembler.validate import validate_source
-from assembler.writer import write_docx
+from assembler.source.folder import DirectorySource
+from assembler.engine.text import render_text
+from assembler.check.validate import validate_source
+from assembler.word.writer import write_docx
 from conftest import BASE, FIXTURE_LIBRARY, ROOT, edit, FINDING_LINE, s75
 
 LINE = re.compile(FINDING_LINE)
@@ -108,7 +108,7 @@ def test_50_mb_framework_is_refused_without_reading_it(agreement, tmp_path, caps
             reads.append(path)
         return real_open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr("assembler.loader.open", spy, raising=False)
+    monkeypatch.setattr("assembler.source.folder.open", spy, raising=False)
     code, out, err = s75(capsys, monkeypatch, "validate", str(agreement))
     lines = assert_clean_failure(code, out, err, "S75-SIZE")
     assert lines[0].startswith(f"{agreement}/agreement.yaml:1:1: error [S75-SIZE]")
@@ -190,7 +190,7 @@ def test_unreadable_schedule(agreement, capsys, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr("assembler.loader.open", refuse, raising=False)
+    monkeypatch.setattr("assembler.source.folder.open", refuse, raising=False)
     code, out, err = s75(capsys, monkeypatch, "validate", str(agreement))
     lines = assert_clean_failure(code, out, err, "S75-READ")
     assert any(line.startswith(f"{target}:1:1: error [S75-READ]") and "Permission denied" in line for line in lines)
@@ -212,7 +212,7 @@ def test_unreadable_schedules_folder(agreement, capsys, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_listdir(path)
 
-    monkeypatch.setattr("assembler.loader.os.listdir", refuse)
+    monkeypatch.setattr("assembler.source.folder.os.listdir", refuse)
     code, out, err = s75(capsys, monkeypatch, "validate", str(agreement))
     assert_clean_failure(code, out, err, "S75-READ")
 

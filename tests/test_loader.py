@@ -10,14 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assembler.diagnostics import LoadError, Location
-from assembler.loader import (
-    CODES,
-    MAX_DEPTH,
-    DirectorySource,
-    load_agreement,
-    load_yaml_bytes,
-    load_yaml_file,
-)
+from assembler.source.yamlfile import CODES, MAX_DEPTH, load_yaml_bytes
+from assembler.source.folder import DirectorySource, load_agreement, load_yaml_file
 
 NAME = "agreements/x/schedules/bcf.yaml"
 

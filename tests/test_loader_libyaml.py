@@ -14,8 +14,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assembler import loader
-from assembler.loader import load_yaml_bytes
+from assembler.source import yamlfile as loader
+from assembler.source.yamlfile import load_yaml_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted(p for p in [*ROOT.glob("agreements/**/*.yaml"), *ROOT.glob("tests/**/*.yaml")] if p.is_file())

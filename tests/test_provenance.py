@@ -13,8 +13,8 @@ import docx
 import pytest
 
 from assembler import __version__
-from assembler.build import is_final_document
-from assembler.provenance import manifest_path, verify
+from assembler.build.output import is_final_document
+from assembler.build.provenance import manifest_path, verify
 from conftest import BASE, edit, FINDING_LINE, s75
 
 LINE = FINDING_LINE
@@ -204,14 +204,14 @@ def test_verify_says_the_document_was_edited_and_where(built, capsys, monkeypatc
 
 
 def test_verify_when_the_rebuild_differs_with_unchanged_inputs(built, capsys, monkeypatch):
-    monkeypatch.setattr("assembler.assemble.SUBTITLE", "A different subtitle from a newer tool")
+    monkeypatch.setattr("assembler.engine.assemble.SUBTITLE", "A different subtitle from a newer tool")
     lines = _verify_fails(capsys, monkeypatch, built, "S75-VERIFY-BYTES", "S75-VERIFY-TEXT")
     assert any("A different subtitle" in line for line in lines)
     assert not any("S75-VERIFY-INPUT" in line for line in lines)
 
 
 def test_verify_names_a_changed_clause_file(built, capsys, monkeypatch):
-    import assembler.provenance as provenance
+    import assembler.build.provenance as provenance
 
     real = provenance.library_files
 
@@ -266,7 +266,7 @@ def test_manifest_write_failure_is_a_clean_error(final_agreement, tmp_path, caps
     """The manifest goes through the same atomic writer: a failure is S75-WRITE, never a traceback."""
     import os
 
-    import assembler.writer as writer
+    import assembler.word.writer as writer
 
     out = tmp_path / "m.docx"
     real_replace = os.replace

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from assembler import docxtext
-from assembler.docxtext import document_lines, paragraph_text
-from assembler.redline import render_redline_bytes
-from assembler.versions import load_version
-from assembler.writer import render_docx_bytes
+from assembler.word import read as docxtext
+from assembler.word.read import document_lines, paragraph_text
+from assembler.review.redline import render_redline_bytes
+from assembler.review.versions import load_version
+from assembler.word.writer import render_docx_bytes
 from conftest import edit
 from test_review import OLD, NEW, _second_version, s75, two_commit_repo
 
@@ -144,7 +144,7 @@ def test_an_unchanged_front_sheet_has_no_changes(repo):
 @pytest.mark.skipif(shutil.which("soffice") is None and shutil.which("libreoffice") is None,
                     reason="LibreOffice is not installed")
 def test_libreoffice_opens_a_redline_with_front_changes(repo, tmp_path):
-    from assembler.pdf import convert_to_pdf
+    from assembler.word.pdf import convert_to_pdf
 
     assert s75(repo, "redline", OLD, NEW, "-o", str(tmp_path / "redline.docx")).returncode == 0
     (pdf,) = convert_to_pdf([tmp_path / "redline.docx"], tmp_path)

@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assembler import diff as semantic
-from assembler import tree
-from assembler.clauselib import load_library
+from assembler.review import diff as semantic
+from assembler.engine import tree
+from assembler.engine.library import load_library
 from assembler.diagnostics import LoadError, UsageError
-from assembler.docxtext import accept_changes, count_changes, document_lines, reject_changes, textconv
-from assembler.gitsource import GitSource, source_for
-from assembler.loader import DirectorySource, load_agreement
-from assembler.number import number_document
-from assembler.redline import render_redline_bytes
-from assembler.variation import build_deed
-from assembler.versions import load_version
-from assembler.writer import render_docx_bytes
+from assembler.word.read import accept_changes, count_changes, document_lines, reject_changes, textconv
+from assembler.source.git import GitSource, source_for
+from assembler.source.folder import DirectorySource, load_agreement
+from assembler.engine.number import number_document
+from assembler.review.redline import render_redline_bytes
+from assembler.review.variation import build_deed
+from assembler.review.versions import load_version
+from assembler.word.writer import render_docx_bytes
 from conftest import BASE, FIXTURE_LIBRARY, ROOT, edit
 
 LINE = re.compile(r"^.+:\d+:\d+: (error|warning) \[S75-[A-Z0-9-]+\] .+")
@@ -316,7 +316,7 @@ def test_deed_of_variation_wording(repo, fixture_library):
     new = load_version(NEW, fixture_library, cwd=repo)
     deed = build_deed(old.document, new.document, old.agreement, new.agreement, date="2018-03-01",
                       effective="2018-04-01")
-    from assembler.text import render_text
+    from assembler.engine.text import render_text
 
     text = " ".join(render_text(deed).split())
     assert "Dated 1 March 2018" in text
@@ -356,7 +356,7 @@ def test_redline_and_deed_never_replace_a_final_agreement(repo, tmp_path, comman
 @pytest.mark.skipif(shutil.which("soffice") is None and shutil.which("libreoffice") is None,
                     reason="LibreOffice is not installed")
 def test_libreoffice_opens_the_redline_and_the_deed(repo, tmp_path):
-    from assembler.pdf import convert_to_pdf
+    from assembler.word.pdf import convert_to_pdf
 
     assert s75(repo, "redline", OLD, NEW, "-o", str(tmp_path / "redline.docx")).returncode == 0
     assert s75(repo, "variation", OLD, NEW, "-o", str(tmp_path / "deed.docx")).returncode == 0

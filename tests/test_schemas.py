@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from assembler.schema import _resolve, load_schema
+from assembler.check.schema import _resolve, load_schema
 from conftest import EXAMPLES
 
 
@@ -44,8 +44,8 @@ def test_hints_come_from_the_type_for_a_bad_value_and_from_the_field_for_a_missi
     """A bad value's hint is its type's help (``text``); a missing key's hint is the field's own description."""
     import shutil
 
-    from assembler.loader import DirectorySource
-    from assembler.validate import validate_source
+    from assembler.source.folder import DirectorySource
+    from assembler.check.validate import validate_source
     from conftest import BASE, edit
 
     root = tmp_path / "agreement"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from assembler import diff as semantic
-from assembler import tree
-from assembler.text import inline_text, render_text
-from assembler.variation import build_deed, phrase_edits
-from assembler.versions import load_version
+from assembler.review import diff as semantic
+from assembler.engine import tree
+from assembler.engine.text import inline_text, render_text
+from assembler.review.variation import build_deed, phrase_edits
+from assembler.review.versions import load_version
 from conftest import BASE, edit, s75
 
 OLD_CCG = "NHS Northbridge Clinical Commissioning Group"

@@ -15,9 +15,15 @@ import pytest
 from docx.oxml.ns import qn
 from lxml import etree
 
-from assembler import ooxml, pdf, tree, writer
+from assembler.word import ooxml
+
+from assembler.word import pdf
+
+from assembler.engine import tree
+
+from assembler.word import writer
 from assembler.diagnostics import BuildError
-from assembler.templates import make_reference
+from assembler.word.templates import make_reference
 
 T, R, B, P = tree.Text, tree.Ref, tree.Blank, tree.Para
 LONG_WORD = "x" * 300

@@ -1,0 +1,114 @@
+"""The statutory requirement table (data/requirements.yaml) and where each row is met.
+
+The validator reports an unmet row with the row's code; the compliance
+report lists every row with its YAML location and the clause that states it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterator
+
+import yaml
+
+from assembler.diagnostics import ERROR, Diagnostic, Location
+from assembler.source.yamlfile import YamlFile
+from assembler.resources import data_file
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    code: str
+    regulation: str
+    requirement: str
+    scopes: tuple[str, ...]
+    yaml: tuple[str, ...]
+    clause: str
+    hint: str
+
+
+@lru_cache(maxsize=None)
+def requirements() -> tuple[Requirement, ...]:
+    rows = yaml.safe_load(data_file("requirements.yaml").read_text(encoding="utf-8"))
+    return tuple(
+        Requirement(r["id"], r["code"], r["regulation"], r["requirement"], tuple(r["scope"].split()),
+                    tuple(r["yaml"]), r["clause"], r.get("hint", ""))
+        for r in rows
+    )
+
+
+def schedule_scopes(data: dict) -> set[str]:
+    """Which requirement scopes a schedule falls under."""
+    scopes = set(data.get("arrangements", [])) if data.get("kind") == "scheme" else set()
+    if data.get("better_care_fund"):
+        scopes.add("better_care_fund")
+    return scopes
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, tuple]:
+    """Is the dotted path present and non-empty? Also the deepest path that exists."""
+    node, path = data, ()
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, path
+        node, path = node[part], path + (part,)
+    present = node not in (None, "", [], {})
+    return present, path
+
+
+@dataclass(frozen=True)
+class Check:
+    """One requirement checked against one file: met, and where."""
+
+    requirement: Requirement
+    doc: YamlFile
+    met: bool
+    locations: tuple[Location, ...]
+    missing: tuple[str, ...]
+
+
+def check(req: Requirement, doc: YamlFile, framework: YamlFile) -> Check:
+    locations, missing = [], []
+    for dotted in req.yaml:
+        target = framework if dotted.startswith("agreement.") else doc
+        name = dotted.removeprefix("agreement.")
+        present, path = _lookup(target.data, name)
+        if present:
+            locations.append(target.source.locate(path))
+        else:
+            missing.append(dotted)
+    return Check(req, doc, not missing, tuple(locations), tuple(missing))
+
+
+def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> Iterator[Check]:
+    """Every (requirement, file) pair that applies, in table order, framework first."""
+    for req in requirements():
+        if "framework" in req.scopes:
+            yield check(req, framework, framework)
+    for doc in schedules:
+        scopes = schedule_scopes(doc.data)
+        for req in requirements():
+            if scopes & set(req.scopes):
+                yield check(req, doc, framework)
+
+
+def requirement_findings(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> list[Diagnostic]:
+    findings = []
+    for result in applicable_checks(framework, schedules):
+        if result.met:
+            continue
+        # Report at the deepest part of the first missing path that exists.
+        dotted = result.missing[0]
+        target = framework if dotted.startswith("agreement.") else result.doc
+        _, path = _lookup(target.data, dotted.removeprefix("agreement."))
+        location = target.source.key_location(path) if path else target.source.locate(())
+        req = result.requirement
+        findings.append(Diagnostic(
+            location, ERROR, req.code,
+            f"{req.regulation} requires: {req.requirement[0].lower()}{req.requirement[1:]} "
+            f"Missing: {', '.join(result.missing)}",
+            req.hint,
+        ))
+    return findings

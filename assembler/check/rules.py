@@ -1,0 +1,479 @@
+"""Facts across fields and files, one small function per rule, each with a stable code.
+
+Rules run on schema-valid files only (the shape is checked in ``schema``).
+Each yields Diagnostics; none prints or raises. ``RULES`` is the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from assembler.diagnostics import ERROR, WARNING, Diagnostic
+from assembler.source.yamlfile import YamlFile
+from assembler.model import (
+    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, financial_year_ok, parse_date,
+    total, year_bounds,
+)
+from assembler.resources import data_file
+
+CCG_ABOLISHED = dt.date(2022, 7, 1)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule sees: the framework file and the schema-valid schedule files."""
+
+    framework: YamlFile
+    schedules: tuple[YamlFile, ...]
+
+    @property
+    def data(self) -> dict:
+        return self.framework.data
+
+    @property
+    def parties(self) -> dict[str, dict]:
+        return {p["key"]: p for p in self.data["parties"]}
+
+    @property
+    def status(self) -> str:
+        return self.data["status"]
+
+
+Rule = Callable[[Context], Iterator[Diagnostic]]
+RULES: list[Rule] = []
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def run_rules(ctx: Context) -> list[Diagnostic]:
+    findings: list[Diagnostic] = []
+    for check in RULES:
+        findings.extend(check(ctx))
+    return findings
+
+
+def _at(doc: YamlFile, path, code: str, message: str, hint: str = "", level: str = ERROR, key: bool = False):
+    where = doc.source.key_location(tuple(path)) if key else doc.source.locate(tuple(path))
+    return Diagnostic(where, level, code, message, hint)
+
+
+def _suggest(name: str, options) -> str:
+    close = difflib.get_close_matches(str(name), sorted(options), n=1)
+    return f"Did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(options))}"
+
+
+def _has_both_sides(keys, parties) -> tuple[bool, bool]:
+    kinds = [parties[k]["kind"] for k in keys if k in parties]
+    return any(k in NHS_KINDS for k in kinds), any(k in COUNCIL_KINDS for k in kinds)
+
+
+# --- parties ------------------------------------------------------------------
+
+
+@rule
+def parties_on_both_sides(ctx: Context):
+    nhs, council = _has_both_sides(ctx.parties, ctx.parties)
+    if not (nhs and council):
+        missing = "NHS body" if not nhs else "local authority"
+        yield _at(ctx.framework, ("parties",), "S75-PARTIES",
+                  f"a section 75 agreement needs at least one NHS body and one local authority; it has no {missing}",
+                  "add the missing party under parties: with its kind (e.g. icb or unitary_council)", key=True)
+
+
+@rule
+def party_keys_unique(ctx: Context):
+    seen: dict[str, int] = {}
+    for i, party in enumerate(ctx.data["parties"]):
+        if party["key"] in seen:
+            yield _at(ctx.framework, ("parties", i, "key"), "S75-PARTYKEY",
+                      f"party key '{party['key']}' is used twice", "give each party its own key")
+        seen[party["key"]] = i
+
+
+def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
+    """Every place a file names a party key, as (path, key)."""
+    data = doc.data
+    if framework:
+        for i, approval in enumerate(data.get("approvals", [])):
+            yield ("approvals", i, "party"), approval["party"]
+        for b, body in enumerate(data["governance"]["bodies"]):
+            for m, member in enumerate(body["members"]):
+                yield ("governance", "bodies", b, "members", m, "party"), member["party"]
+        for p, party in enumerate(data["parties"]):
+            for s, signatory in enumerate(party["execution"]["signatories"]):
+                if "party" in signatory:
+                    yield ("parties", p, "execution", "signatories", s, "party"), signatory["party"]
+        return
+    for i, key in enumerate(data["partners"]):
+        yield ("partners", i), key
+    management = data.get("management", {})
+    if "host_partner" in management:
+        yield ("management", "host_partner"), management["host_partner"]
+    if "party" in management.get("pool_manager", {}):
+        yield ("management", "pool_manager", "party"), management["pool_manager"]["party"]
+    lead = data.get("lead_commissioning")
+    if lead:
+        if lead.get("lead", "tbc") not in ("joint", "tbc"):
+            yield ("lead_commissioning", "lead"), lead["lead"]
+        for i, key in enumerate(lead.get("on_behalf_of", [])):
+            yield ("lead_commissioning", "on_behalf_of", i), key
+    for n, line in enumerate(data.get("lines", [])):
+        if "lead" in line:
+            yield ("lines", n, "lead"), line["lead"]
+        for year, amounts in line["contributions"].items():
+            for key in amounts:
+                yield ("lines", n, "contributions", year, key), key
+    for role in ("payer", "recipient"):
+        if role in data.get("s256", {}):
+            yield ("s256", role), data["s256"][role]
+    for i, officer in enumerate(data.get("sign_off", [])):
+        if "party" in officer:
+            yield ("sign_off", i, "party"), officer["party"]
+
+
+@rule
+def party_references_exist(ctx: Context):
+    known = ctx.parties
+    for doc, is_framework in [(ctx.framework, True)] + [(s, False) for s in ctx.schedules]:
+        for path, key in _party_refs(doc, is_framework):
+            if key not in known:
+                is_key = path[-1] == key
+                yield _at(doc, path, "S75-PARTYREF", f"'{key}' is not a party to this agreement",
+                          _suggest(key, known), key=is_key)
+
+
+@rule
+def common_seal_only_for_councils(ctx: Context):
+    for i, party in enumerate(ctx.data["parties"]):
+        if party["execution"]["method"] == "common_seal" and party["kind"] not in COUNCIL_KINDS:
+            yield _at(ctx.framework, ("parties", i, "execution", "method"), "S75-SEAL",
+                      f"{party['name']} is an NHS body and has no common seal",
+                      "use method: signatories with its authorised signatory")
+
+
+@rule
+def ccg_and_icb_dates(ctx: Context):
+    start = parse_date(ctx.data["commencement"])
+    end = agreement_end(ctx.data)
+    for i, party in enumerate(ctx.data["parties"]):
+        where = ("parties", i, "kind")
+        if party["kind"] == "ccg" and start >= CCG_ABOLISHED:
+            yield _at(ctx.framework, where, "S75-CCG",
+                      f"{party['name']} is a CCG, but CCGs were abolished on 1 July 2022 and this agreement commences on {start.isoformat()}",
+                      "name the integrated care board (kind: icb) that took over the CCG's functions")
+        elif party["kind"] == "ccg" and end >= CCG_ABOLISHED:
+            yield _at(ctx.framework, where, "S75-CCG-TRANSFER",
+                      f"{party['name']} is a CCG and the agreement runs past 30 June 2022: its rights and duties passed to the ICB on 1 July 2022",
+                      "record a variation naming the ICB, or end the agreement by 30 June 2022", level=WARNING)
+        elif party["kind"] == "icb" and start < CCG_ABOLISHED:
+            yield _at(ctx.framework, where, "S75-ICB",
+                      f"{party['name']} is an ICB, but ICBs were established on 1 July 2022 and this agreement commences on {start.isoformat()}",
+                      "name the clinical commissioning group (kind: ccg), or correct the commencement date")
+
+
+# --- dates ----------------------------------------------------------------------
+
+
+@rule
+def dates_in_order(ctx: Context):
+    start = parse_date(ctx.data["commencement"])
+    if "end" in ctx.data["term"] and parse_date(ctx.data["term"]["end"]) <= start:
+        yield _at(ctx.framework, ("term", "end"), "S75-DATES",
+                  f"the term ends ({ctx.data['term']['end']}) before it starts ({ctx.data['commencement']})",
+                  "the end date must be after the commencement date")
+    end = agreement_end(ctx.data)
+    for doc in ctx.schedules:
+        duration = doc.data.get("duration", {})
+        s_start = parse_date(duration.get("start", ctx.data["commencement"]))
+        s_end = parse_date(duration["end"]) if "end" in duration else end
+        if "start" in duration and not (start <= s_start <= end):
+            yield _at(doc, ("duration", "start"), "S75-DATES",
+                      f"the scheme starts on {duration['start']}, outside the agreement's term ({start.isoformat()} to {end.isoformat()})",
+                      "a scheme must start within the agreement's term")
+        if "end" in duration and not (s_start < s_end <= end):
+            yield _at(doc, ("duration", "end"), "S75-DATES",
+                      f"the scheme ends on {duration['end']}, which is before it starts or after the agreement ends ({end.isoformat()})",
+                      "a scheme must end after it starts and no later than the agreement")
+        previous_end = None
+        for i, phase in enumerate(doc.data.get("phases", [])):
+            p_start = parse_date(phase["start"])
+            p_end = parse_date(phase["end"]) if "end" in phase else None
+            if p_end is not None and p_end < p_start:
+                yield _at(doc, ("phases", i, "end"), "S75-DATES", "this phase ends before it starts",
+                          "put the phase's end after its start")
+            if previous_end is not None and p_start <= previous_end:
+                yield _at(doc, ("phases", i, "start"), "S75-DATES",
+                          f"this phase starts on {phase['start']}, before the previous phase ends",
+                          "phases must follow one another in date order")
+            previous_end = p_end or p_start
+
+
+@rule
+def financial_years_valid(ctx: Context):
+    start = parse_date(ctx.data["commencement"])
+    end = agreement_end(ctx.data)
+    if "extension" in ctx.data["term"]:
+        end = add_years(end, ctx.data["term"]["extension"]["years"])
+    for doc in ctx.schedules:
+        paths = [(("lines", n, "contributions", y), y) for n, l in enumerate(doc.data.get("lines", []))
+                 for y in l["contributions"]]
+        paths += [(("contributions", "stated_totals", y), y)
+                  for y in doc.data.get("contributions", {}).get("stated_totals", {})]
+        for path, year in paths:
+            if not financial_year_ok(year):
+                yield _at(doc, path, "S75-FY", f"'{year}' is not a financial year",
+                          f"a financial year runs 1 April to 31 March: write {year[:4]}-{(int(year[:4]) + 1) % 100:02d}",
+                          key=True)
+                continue
+            first, last = year_bounds(year)
+            if last < start or first > end:
+                yield _at(doc, path, "S75-FY",
+                          f"financial year {year} falls outside the agreement's term ({start.isoformat()} to {end.isoformat()})",
+                          "correct the year, or the agreement's term", key=True)
+
+
+# --- schedules -------------------------------------------------------------------
+
+
+@rule
+def schedule_keys_unique(ctx: Context):
+    seen: dict[str, str] = {}
+    for doc in ctx.schedules:
+        key = doc.data["key"]
+        if key in seen:
+            yield _at(doc, ("key",), "S75-SCHEDKEY", f"schedule key '{key}' is also used by {seen[key]}",
+                      "give each schedule its own key")
+        else:
+            seen[key] = doc.display
+
+
+@rule
+def schedule_partners_on_both_sides(ctx: Context):
+    for doc in ctx.schedules:
+        if doc.data["kind"] == "financial_governance":
+            continue
+        nhs, council = _has_both_sides(doc.data["partners"], ctx.parties)
+        if not (nhs and council):
+            missing = "NHS body" if not nhs else "local authority"
+            yield _at(doc, ("partners",), "S75-PARTNERS",
+                      f"this schedule's partners include no {missing}; partnership arrangements need both",
+                      "list at least one NHS body and one local authority under partners:", key=True)
+
+
+def _not_partner(doc: YamlFile, path, key: str, what: str, code: str, ctx: Context, at_key: bool = False):
+    partners = doc.data["partners"]
+    if key in ctx.parties and key not in partners:
+        return _at(doc, path, code, key=at_key, message= f"{what} '{key}' is not a partner in this schedule (partners: {', '.join(partners)})",
+                   hint=_suggest(key, partners) if difflib.get_close_matches(key, partners, n=1) else f"add '{key}' to partners:, or choose one of {', '.join(partners)}")
+    return None
+
+
+@rule
+def host_and_lead_are_partners(ctx: Context):
+    for doc in ctx.schedules:
+        host = doc.data.get("management", {}).get("host_partner")
+        if host:
+            found = _not_partner(doc, ("management", "host_partner"), host, "host_partner", "S75-HOST", ctx)
+            if found:
+                yield found
+        lead = doc.data.get("lead_commissioning", {}).get("lead")
+        if lead and lead not in ("joint", "tbc"):
+            found = _not_partner(doc, ("lead_commissioning", "lead"), lead, "lead commissioner", "S75-LEAD", ctx)
+            if found:
+                yield found
+
+
+@rule
+def pool_manager_is_of_the_host(ctx: Context):
+    """Reg 7(4): the host partner appoints one of its own officers as pool manager."""
+    for doc in ctx.schedules:
+        management = doc.data.get("management", {})
+        host, manager = management.get("host_partner"), management.get("pool_manager", {}).get("party")
+        if host in doc.data["partners"] and manager and host != manager:  # a host outside: S75-HOST says so
+            yield _at(doc, ("management", "pool_manager", "party"), "S75-POOL-MANAGER",
+                      f"the pool manager must be an officer of the host partner ('{host}'), not of '{manager}' "
+                      "(regulation 7(4))",
+                      f"set pool_manager party: {host}, or make '{manager}' the host partner")
+
+
+@rule
+def risk_share_is_complete(ctx: Context):
+    """A cascade needs its steps and a joint risk pool its amount, or the clause cannot say them."""
+    places = [(ctx.framework, ("finance", "risk_share"), ctx.framework.data["finance"]["risk_share"])]
+    places += [(doc, ("risk_share",), doc.data["risk_share"]) for doc in ctx.schedules if "risk_share" in doc.data]
+    for doc, path, share in places:
+        if share["model"] == "cascade" and not share.get("cascade"):
+            yield _at(doc, path + ("model",), "S75-RISK-SHARE",
+                      "the cascade model needs its steps: which sources meet an overspend, in order",
+                      "add cascade: with steps from other_underspends, risk_pool, reduce_uncommitted_spend, "
+                      "outside_funding")
+        if share["model"] == "joint_risk_pool" and "risk_pool" not in share:
+            yield _at(doc, path + ("model",), "S75-RISK-SHARE",
+                      "the joint risk pool has no amount; the agreement would show a blank to complete",
+                      "add risk_pool: with the amount held (or tbc while drafting)", level=WARNING)
+
+
+@rule
+def contributions_only_from_partners(ctx: Context):
+    for doc in ctx.schedules:
+        for n, line in enumerate(doc.data.get("lines", [])):
+            for year, amounts in line["contributions"].items():
+                for key in amounts:
+                    found = _not_partner(doc, ("lines", n, "contributions", year, key), key,
+                                         "contribution from", "S75-CONTRIB", ctx, at_key=True)
+                    if found:
+                        yield found
+
+
+@rule
+def stated_totals_match(ctx: Context):
+    for doc in ctx.schedules:
+        stated = doc.data.get("contributions", {}).get("stated_totals", {})
+        for year, value in stated.items():
+            computed = total(Money.parse(amount)
+                             for line in doc.data.get("lines", [])
+                             for amount in line["contributions"].get(year, {}).values())
+            given = Money.parse(value)
+            if given.is_tbc or computed.is_tbc:
+                continue
+            if given != computed:
+                yield _at(doc, ("contributions", "stated_totals", year), "S75-TOTAL",
+                          f"the stated total for {year} is {given} but the lines add up to {computed} (difference {Money(given.amount - computed.amount)})",
+                          "correct the figures in lines:, or the stated total; totals are computed from the lines")
+
+
+@rule
+def governance_bodies_exist(ctx: Context):
+    bodies = [b["key"] for b in ctx.data["governance"]["bodies"]]
+    by = ctx.data["term"].get("review", {}).get("by")
+    if by and by not in bodies:
+        yield _at(ctx.framework, ("term", "review", "by"), "S75-GOVREF",
+                  f"'{by}' is not a governance body of this agreement", _suggest(by, bodies))
+    for doc in ctx.schedules:
+        key = doc.data.get("governance_body")
+        if key and key not in bodies:
+            yield _at(doc, ("governance_body",), "S75-GOVREF",
+                      f"'{key}' is not a governance body in agreement.yaml", _suggest(key, bodies))
+
+
+@rule
+def governance_bodies_have_voting_members(ctx: Context):
+    for b, body in enumerate(ctx.data["governance"]["bodies"]):
+        voting = {m["party"] for m in body["members"] if m["voting"]}
+        missing = [p["short_name"] for p in ctx.data["parties"] if p["key"] not in voting]
+        if missing:
+            yield _at(ctx.framework, ("governance", "bodies", b, "members"), "S75-MEMBERS",
+                      f"the {body['name']} has no voting member for {', '.join(missing)}, so it can never be quorate",
+                      "add a voting member (voting: true) for each party", key=True)
+
+
+@rule
+def better_care_fund_is_pooled(ctx: Context):
+    for doc in ctx.schedules:
+        if doc.data.get("better_care_fund") and "pooled_fund" not in doc.data.get("arrangements", []):
+            yield _at(doc, ("arrangements",), "S75-BCF",
+                      "a Better Care Fund schedule must be a pooled fund: the NHS money may only be paid into a fund pooled under section 75(2)(a) (s223GA NHS Act 2006)",
+                      "add pooled_fund to arrangements:", key=True)
+
+
+@rule
+def dfg_is_capital(ctx: Context):
+    for doc in ctx.schedules:
+        for n, line in enumerate(doc.data.get("lines", [])):
+            if line.get("category") == "dfg" and line["type"] != "capital":
+                yield _at(doc, ("lines", n, "type"), "S75-DFG",
+                          f"'{line['name']}' is Disabled Facilities Grant, which is a capital grant",
+                          "write type: capital")
+            if "pass_through_to" in line and line.get("category") != "dfg":
+                yield _at(doc, ("lines", n, "pass_through_to"), "S75-DFG",
+                          f"'{line['name']}' is passed to district councils, which only the Disabled Facilities "
+                          "Grant is", "give this line category: dfg, or remove pass_through_to", key=True)
+
+
+@rule
+def phases_use_listed_arrangements(ctx: Context):
+    for doc in ctx.schedules:
+        listed = doc.data.get("arrangements", [])
+        for i, phase in enumerate(doc.data.get("phases", [])):
+            if phase["arrangement"] not in listed:
+                yield _at(doc, ("phases", i, "arrangement"), "S75-PHASE",
+                          f"the phase uses {phase['arrangement']}, which is not listed under arrangements:",
+                          f"add {phase['arrangement']} to arrangements:")
+
+
+@rule
+def schedule_kind_matches_content(ctx: Context):
+    for doc in ctx.schedules:
+        kind = doc.data["kind"]
+        if kind == "scheme" and "arrangements" not in doc.data:
+            yield _at(doc, ("kind",), "S75-REQUIRED", "a scheme schedule must list its arrangements",
+                      "add arrangements: e.g. [pooled_fund]")
+        if kind == "s256":
+            s256 = doc.data.get("s256")
+            if s256 is None:
+                yield _at(doc, (), "S75-S256", "an s256 schedule must say who pays whom and for what",
+                          "add s256: with payer, recipient, purpose and conditions")
+                continue
+            parties = ctx.parties
+            if s256["payer"] in parties and parties[s256["payer"]]["kind"] not in NHS_KINDS:
+                yield _at(doc, ("s256", "payer"), "S75-S256", "under section 256 the payer must be an NHS body",
+                          "name the NHS body as payer")
+            if s256["recipient"] in parties and parties[s256["recipient"]]["kind"] not in COUNCIL_KINDS:
+                yield _at(doc, ("s256", "recipient"), "S75-S256",
+                          "under section 256 the recipient must be a local authority", "name the council as recipient")
+        if kind == "financial_governance" and "rules" not in doc.data:
+            yield _at(doc, ("kind",), "S75-REQUIRED", "a financial governance schedule must list its rules",
+                      "add rules: with one financial rule per item")
+
+
+@lru_cache(maxsize=None)
+def _excluded() -> tuple[tuple[str, re.Pattern], ...]:
+    rows = yaml.safe_load(data_file("excluded.yaml").read_text(encoding="utf-8"))
+    return tuple((row["name"], re.compile(row["pattern"], re.IGNORECASE)) for row in rows)
+
+
+@rule
+def excluded_functions_refused(ctx: Context):
+    for doc in ctx.schedules:
+        texts = [(("functions", group, i), text)
+                 for group in ("nhs", "health_related")
+                 for i, text in enumerate(doc.data.get("functions", {}).get(group, []))]
+        texts += [(("services", "kinds", i), text) for i, text in enumerate(doc.data.get("services", {}).get("kinds", []))]
+        for path, text in texts:
+            for name, pattern in _excluded():
+                if pattern.search(text):
+                    yield _at(doc, path, "S75-EXCLUDED",
+                              f"{name} cannot be included in partnership arrangements (found in {text!r})",
+                              "remove it: the Regulations exclude surgery, radiotherapy, termination of pregnancy, endoscopy, Class 4 laser and other invasive treatments, and emergency ambulance services")
+
+
+# --- tbc -------------------------------------------------------------------------
+
+
+def _tbc_paths(data: Any, path=()) -> Iterator[tuple]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _tbc_paths(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _tbc_paths(value, path + (i,))
+    elif data == "tbc":
+        yield path
+
+
+@rule
+def nothing_to_be_confirmed(ctx: Context):
+    for doc in (ctx.framework, *ctx.schedules):
+        for path in _tbc_paths(doc.data):
+            yield _at(doc, path, "S75-TBC", "this value is still to be confirmed (tbc)",
+                      "allowed in a draft; it must be settled before a final build", level=WARNING)

@@ -1,0 +1,294 @@
+"""Shape checks: the JSON Schemas, with their errors put in a commissioner's words.
+
+Shape (types, required keys, enums, patterns, unknown keys) is checked here
+and only here. Each jsonschema error becomes one Diagnostic pointing at the
+YAML line, with a hint where one helps ("Did you mean 'icb'?", "put 1.10 in
+quotes").
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from assembler.diagnostics import ERROR, Diagnostic
+from assembler.source.yamlfile import YamlFile
+from assembler.resources import schemas_dir
+
+SCHEMA_FILES = {
+    "framework": "framework.schema.json",
+    "schedule": "schedule.schema.json",
+}
+_COMMON = "common.schema.json"
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict:
+    """The parsed JSON Schema ``framework``, ``schedule`` or ``common``."""
+    filename = SCHEMA_FILES.get(name, f"{name}.schema.json")
+    return json.loads((schemas_dir() / filename).read_text(encoding="utf-8"))
+
+
+# JSON Schema counts 1500000.0 as an integer; for money that would let an
+# inexact YAML float through, so only true integers are integers here.
+_StrictIntegers = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)),
+)
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    registry = Registry().with_resource(_COMMON, Resource.from_contents(load_schema("common")))
+    schema = _inline_refs(load_schema(name), load_schema(name))
+    return _StrictIntegers(schema, registry=registry, format_checker=FormatChecker())
+
+
+_VALUE_HELP = "x-s75-value-help"  # not a JSON Schema keyword: jsonschema ignores it
+
+
+def _value_help(schema) -> str:
+    """The help for a value that is wrong in itself (type, empty, other): its type's, if it has one."""
+    if not isinstance(schema, dict):
+        return ""
+    return schema.get(_VALUE_HELP, schema.get("description", ""))
+
+
+def _inline_refs(node, doc: dict, seen: tuple[str, ...] = ()):
+    """``node`` with each $ref replaced by its target, as _resolve merges them.
+
+    Validation then never looks a reference up: jsonschema resolving them
+    on every use was a third of the time spent checking shape. A reference
+    that leads back to itself is left for jsonschema to follow.
+    """
+    if isinstance(node, list):
+        return [_inline_refs(item, doc, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    followed = _follow(node["$ref"], doc) if isinstance(node.get("$ref"), str) and node["$ref"] not in seen else None
+    if followed is not None:
+        found, target_doc = followed
+        merged = _merged(node, found)
+        if "description" in found:  # what a value's own error shows, as when jsonschema followed the $ref
+            merged[_VALUE_HELP] = found["description"]
+        return _inline_refs(merged, target_doc, seen + (node["$ref"],))
+    return {key: _inline_refs(value, doc, seen) for key, value in node.items()}
+
+
+def _follow(ref: str, doc: dict | None = None) -> tuple[dict, dict] | None:
+    """(the schema ``ref`` names, the document holding it): in common.schema.json or, for
+    "#/...", in ``doc``; None for anything else."""
+    target, _, pointer = ref.partition("#")
+    target_doc = load_schema("common") if target == _COMMON else doc if not target else None
+    if target_doc is None:
+        return None
+    found = target_doc
+    for part in filter(None, pointer.split("/")):
+        found = found[part]
+    return found, target_doc
+
+
+def _merged(node: dict, found: dict) -> dict:
+    """A $ref's target with the referring node's own keywords (title, description) over it."""
+    merged = dict(found)
+    merged.update({k: v for k, v in node.items() if k != "$ref"})
+    return merged
+
+
+def human_path(path) -> str:
+    """("parties", 0, "kind") -> "parties[1].kind" (1-based for people)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part + 1}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def check_shape(doc: YamlFile, schema_name: str) -> list[Diagnostic]:
+    """Every shape problem in one file, each located and explained."""
+    findings: list[Diagnostic] = []
+    for error in _validator(schema_name).iter_errors(doc.data):
+        findings.extend(_explain(error, doc))
+    return findings
+
+
+# --- turning jsonschema errors into diagnostics --------------------------
+
+
+def _is_money(schema: dict) -> bool:
+    return isinstance(schema, dict) and any(
+        isinstance(s, dict) and s.get("const") == "tbc" for s in schema.get("anyOf", [])
+    )
+
+
+def _resolve(schema):
+    """Follow a $ref into common.schema.json (one level is all we use)."""
+    followed = _follow(schema["$ref"]) if isinstance(schema, dict) and "$ref" in schema else None
+    return _merged(schema, followed[0]) if followed is not None else schema
+
+
+def _diag(doc: YamlFile, path, code: str, message: str, hint: str = "", at_key: bool = False) -> Diagnostic:
+    location = doc.source.key_location(tuple(path)) if at_key else doc.source.locate(tuple(path))
+    return Diagnostic(location, ERROR, code, message, hint)
+
+
+
+def _explain(error: ValidationError, doc: YamlFile) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    where = human_path(path)
+    schema = _resolve(error.schema)
+    kind = error.validator
+
+    if kind == "required":
+        missing = [k for k in error.validator_value if not isinstance(error.instance, dict) or k not in error.instance]
+        out = []
+        props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        for key in missing:
+            described = _resolve(props.get(key, {}))
+            hint = described.get("description", "") if isinstance(described, dict) else ""
+            label = f"{where}." if path else ""
+            out.append(_diag(doc, path, "S75-REQUIRED", f"missing required key '{label}{key}'",
+                             f"add {key}: — {hint}" if hint else f"add {key}:", at_key=True))
+        return out
+
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(schema.get("properties", {}))
+        out = []
+        for key in error.instance:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"Did you mean '{close[0]}'?" if close else f"allowed keys here: {', '.join(known)}"
+            out.append(_diag(doc, path + (key,), "S75-UNKNOWN-KEY",
+                             f"unknown key '{key}' in {where}", hint, at_key=True))
+        return out
+
+    if kind == "anyOf" and _is_money(schema):
+        return [_money_error(doc, path, error.instance)]
+
+    if kind in ("anyOf", "oneOf"):
+        return _explain_choice(error, doc, path, where, schema)
+
+    if kind == "type":
+        return [_type_error(doc, path, where, error)]
+
+    if kind in ("enum", "const"):
+        options = error.validator_value if kind == "enum" else [error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), [str(o) for o in options], n=1)
+        hint = f"Did you mean '{close[0]}'?" if close else "choose one of: " + ", ".join(map(str, options))
+        if isinstance(error.instance, bool) and any(isinstance(o, str) for o in options):
+            hint = _quote_hint(doc, path) or hint
+        return [_diag(doc, path, "S75-ENUM", f"{where}: {error.instance!r} is not one of {', '.join(map(str, options))}", hint)]
+
+    if kind == "format":
+        return [_diag(doc, path, "S75-FORMAT", f"{where}: {error.instance!r} is not a valid {error.validator_value}",
+                      "write dates as YYYY-MM-DD, e.g. 2017-04-01, and check the day exists")]
+
+    if kind == "pattern":
+        return [_pattern_error(doc, path, where, error, schema)]
+
+    if kind == "propertyNames":
+        name = error.instance
+        return [_diag(doc, path + (name,), "S75-PATTERN", f"{where}: key {name!r} is not allowed here",
+                      _pattern_hint(_resolve(error.validator_value)), at_key=True)]
+
+    if kind in ("minItems", "minLength", "minProperties"):
+        return [_diag(doc, path, "S75-EMPTY-VALUE", f"{where} must not be empty", _value_help(schema))]
+
+    if kind == "uniqueItems":
+        return [_diag(doc, path, "S75-DUPLICATE", f"{where} lists the same item twice", "remove the repeated item")]
+
+    return [_diag(doc, path, "S75-SCHEMA", f"{where}: {error.message}", _value_help(schema))]
+
+
+def _quote_hint(doc: YamlFile, path) -> str:
+    raw = doc.source.raw(tuple(path))
+    if raw and raw[1] == "plain":
+        return f"YAML reads {raw[0]} as {'true/false' if raw[0].lower() in _BOOL_WORDS else 'a number'}; write '{raw[0]}' in quotes"
+    return ""
+
+
+_BOOL_WORDS = {"yes", "no", "on", "off", "true", "false", "y", "n"}
+
+
+def _type_error(doc: YamlFile, path, where: str, error: ValidationError) -> Diagnostic:
+    expected = error.validator_value
+    expected_list = expected if isinstance(expected, list) else [expected]
+    value = error.instance
+    if "string" in expected_list and isinstance(value, (bool, int, float)) and not isinstance(value, type(None)):
+        hint = _quote_hint(doc, path)
+        if hint:
+            return _diag(doc, path, "S75-QUOTE", f"{where} must be text, but YAML read {value!r}", hint)
+    names = {"object": "a mapping of keys", "array": "a list", "string": "text", "integer": "a whole number",
+             "boolean": "true or false", "number": "a number", "null": "empty"}
+    wanted = " or ".join(names.get(t, t) for t in expected_list)
+    return _diag(doc, path, "S75-TYPE", f"{where} must be {wanted}, not {_describe(value)}",
+                 _value_help(_resolve(error.schema)))
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"{value!r} (true/false)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return f"{value!r}"
+
+
+def _money_error(doc: YamlFile, path, value) -> Diagnostic:
+    where = human_path(path)
+    if isinstance(value, float):
+        raw = doc.source.raw(tuple(path))
+        shown = raw[0] if raw else repr(value)
+        return _diag(doc, path, "S75-FLOAT-MONEY", f"{where}: {shown} is a decimal number, which is not exact",
+                     f"write whole pounds (1250000) or put pence in quotes: '{shown}'")
+    if (isinstance(value, int) and not isinstance(value, bool) and value < 0) or (
+            isinstance(value, str) and value.startswith("-") and value[1:].replace(".", "", 1).isdigit()):
+        return _diag(doc, path, "S75-NEGATIVE", f"{where} is {value}: an amount of money cannot be negative",
+                     "write the amount itself; a smaller contribution is written as the smaller figure, not as a deduction")
+    return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not an amount of money",
+                 "write whole pounds (1250000), a quoted amount with pence ('1250000.50') or tbc")
+
+
+def _explain_choice(error, doc, path, where, schema) -> list[Diagnostic]:
+    if isinstance(schema, dict) and all(set(s) == {"required"} for s in schema.get(error.validator, [])):
+        options = [" and ".join(s["required"]) for s in schema[error.validator]]
+        return [_diag(doc, path, "S75-REQUIRED", f"{where} needs exactly one of: {', '.join(options)}",
+                      schema.get("description", ""), at_key=True)]
+    from jsonschema.exceptions import best_match
+
+    best = best_match(error.context) if error.context else None
+    if best is not None:
+        return _explain(best, doc)
+    return [_diag(doc, path, "S75-SCHEMA", f"{where}: {error.message}")]
+
+
+def _pattern_hint(schema) -> str:
+    pattern = schema.get("pattern", "") if isinstance(schema, dict) else ""
+    if "[0-9]{4}-[0-9]{2}$" in pattern and "[0-9]{2}-" not in pattern.replace("{4}-[0-9]{2}$", ""):
+        return "write a financial year as 2017-18"
+    if "[0-9]{4}-[0-9]{2}-[0-9]{2}" in pattern:
+        return "write dates as YYYY-MM-DD, e.g. 2017-04-01"
+    if pattern.startswith("^[a-z]"):
+        return "use a short lower-case key such as council or ccg: letters, digits, - and _"
+    if "@" in pattern:
+        return "write an email address such as name@example.nhs.uk"
+    return schema.get("description", "") if isinstance(schema, dict) else ""
+
+
+def _pattern_error(doc, path, where, error, schema) -> Diagnostic:
+    return _diag(doc, path, "S75-PATTERN", f"{where}: {error.instance!r} is not in the expected form",
+                 _pattern_hint(schema))

@@ -1,0 +1,97 @@
+"""Load, check shape, check rules and requirements: every finding of every file.
+
+The one entry point the CLI, the builder and the tests use to turn an
+agreement directory into a model plus its diagnostics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from assembler.diagnostics import ERROR, WARNING, Diagnostic, sorted_diagnostics
+from assembler.source.folder import AgreementFiles, load_agreement
+from assembler.model import Record, build_agreement, with_defaults
+from assembler.check.requirements import requirement_findings
+from assembler.check.rules import Context, run_rules
+from assembler.check.schema import _resolve, check_shape, load_schema
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of validating one agreement."""
+
+    files: AgreementFiles | None
+    diagnostics: tuple[Diagnostic, ...]
+    agreement: Record | None = None  # only when there are no errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_source(source) -> Validation:
+    """Validate an agreement read from a source (a directory, or git objects)."""
+    files, findings = load_agreement(source)
+    return validate_files(files, findings)
+
+
+def validate_files(files: AgreementFiles | None, findings) -> Validation:
+    """Check loaded files (shape, rules, requirements) and build the model if clean.
+
+    ``findings`` are the loader's diagnostics for these files.
+    """
+    findings = list(findings)
+    if files is None or files.framework is None:
+        return Validation(files, tuple(sorted_diagnostics(findings)))
+
+    framework_ok = True
+    shape = check_shape(files.framework, "framework")
+    findings += shape
+    framework_ok = not shape
+    good_schedules = []
+    for doc in files.schedules:
+        problems = check_shape(doc, "schedule")
+        findings += problems
+        if not problems:
+            good_schedules.append(doc)
+
+    if framework_ok:
+        context = Context(files.framework, tuple(good_schedules))
+        findings += run_rules(context)
+        findings += requirement_findings(files.framework, tuple(good_schedules))
+
+    findings = sorted_diagnostics(findings)
+    agreement = None
+    complete = framework_ok and len(good_schedules) == len(files.schedules)
+    if complete and not any(d.level == ERROR for d in findings):
+        agreement = build_model(files)
+    return Validation(files, tuple(findings), agreement)
+
+
+def build_model(files: AgreementFiles) -> Record:
+    framework = with_defaults(files.framework.data, load_schema("framework"), _resolve)
+    schedules = [with_defaults(_inherit_on_expiry(doc.data, framework), load_schema("schedule"), _resolve)
+                 for doc in files.schedules]
+    return build_agreement(framework, schedules)
+
+
+def _inherit_on_expiry(schedule: dict, framework: dict) -> dict:
+    """A scheme's own underspend rule keeps the framework's rule on expiry unless it states one.
+
+    Without this the schema's default (pro_rata) would quietly replace the
+    framework's choice for any scheme that only changes the yearly treatment.
+    """
+    override = schedule.get("underspend")
+    if isinstance(override, dict) and "on_expiry" not in override:
+        expiry = framework["finance"]["underspend"]["on_expiry"]
+        return {**schedule, "underspend": {**override, "on_expiry": expiry}}
+    return schedule
+

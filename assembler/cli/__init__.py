@@ -1,0 +1,59 @@
+"""The ``s75`` command: the only package that prints or exits.
+
+One module per command group (agreement, review, provenance), each
+defining plain click commands; this module makes the group and adds them,
+so no command module imports another. Exit codes: 0 clean (warnings allowed
+in a draft), 1 findings that fail, 2 usage errors. Every failure a user can
+cause is printed as ``file:line:col: level [CODE] message (hint: ...)``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from assembler import __version__
+from assembler.cli import agreement, provenance, review
+from assembler.cli.common import fail
+from assembler.diagnostics import S75Error
+
+
+def main() -> None:
+    """Entry point: run the command group; turn any failure into clean lines, never a traceback."""
+    try:
+        cli.main(prog_name="s75", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("s75: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except S75Error as exc:
+        fail(exc)
+    except RecursionError:
+        click.echo("<input>:1:1: error [S75-INTERNAL] the input is nested too deeply to process "
+                   "(hint: flatten the YAML structure)")
+        sys.exit(1)
+    except Exception as exc:  # a bug: say so plainly, in one line, without a traceback
+        click.echo(f"<s75>:1:1: error [S75-INTERNAL] unexpected {type(exc).__name__}: {' '.join(str(exc).split())} "
+                   "(hint: this is a bug in s75; please report it with the input that caused it)")
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="s75")
+def cli() -> None:
+    """Assemble section 75 partnership agreements from YAML into Word.
+
+    Write an agreement as agreement.yaml plus schedules/*.yaml, check it with
+    `s75 validate`, and build the document with `s75 build`.
+    """
+
+
+
+
+for command in (agreement.validate, agreement.schema, agreement.build, agreement.text, agreement.compliance,
+                provenance.verify, review.textconv, review.diff_command, review.redline, review.variation,
+                review.validate_changed):
+    cli.add_command(command)

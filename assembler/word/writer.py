@@ -1,0 +1,689 @@
+"""Write a numbered, cross-referenced :class:`tree.Document` as a .docx file.
+
+The reference template (``templates/reference.docx``) supplies styles,
+Word-native lists, front sheet, header and footer; docxtpl fills its
+placeholders with values as *data* (autoescaped, sandboxed), then the body
+is appended with python-docx. Raw XML python-docx cannot produce comes from
+:mod:`assembler.word.ooxml`. Output is reproducible (same tree, same bytes) and
+written atomically (a failed build leaves the previous file untouched).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import importlib.resources
+import io
+import os
+import pathlib
+import re
+import tempfile
+from contextlib import suppress
+
+from docx.enum.style import WD_STYLE_TYPE
+from docx.oxml.ns import qn
+from docx.shared import Cm, Emu
+from docxtpl import DocxTemplate
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from assembler.engine import tree
+from assembler.word import ooxml
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
+
+AUTHOR = "s75 assembler"
+EPOCH = dt.datetime(2000, 1, 1, 0, 0, 0)
+STATUTE = "made under section 75 of the National Health Service Act 2006"
+PARA_STYLES = {"Definition", "Recital", "Note", "Quote"}
+SECTION_KINDS = {"recitals", "body", "schedule", "execution", "annex"}
+SIGNING_LINE = "." * 60
+HEADER_FILL = "D9D9D9"
+LABEL_WIDTH, LINE_WIDTH = Cm(3), Cm(10)  # signature block: label column, line column
+SIGN_OFF_ROW_HEIGHT = Cm(1.2)
+
+# Characters XML 1.0 cannot hold, plus those docxtpl would turn into markup.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MONTHS = {m: i for i, m in enumerate(
+    "january february march april may june july august september october november december".split(), 1)}
+
+
+def clean(text: str) -> str:
+    """Text as Word can store it: drop control characters XML forbids."""
+    return _ILLEGAL.sub("", str(text))
+
+
+# --- public API -----------------------------------------------------------
+
+
+def write_docx(document: tree.Document, path: pathlib.Path) -> None:
+    """Build ``document`` and replace ``path`` with it atomically.
+
+    Raises BuildError if the document cannot be built or the file cannot be
+    written; in both cases any previous file at ``path`` is left unchanged.
+    """
+    path = pathlib.Path(path)
+    data = render_docx_bytes(document)
+    atomic_write(path, data)
+
+
+def render_docx_bytes(document: tree.Document) -> bytes:
+    """The .docx for ``document`` as bytes; identical input gives identical bytes."""
+    reference = _reference_bytes()
+    template = DocxTemplate(io.BytesIO(reference))
+    try:
+        template.render(_context(document), jinja_env=_TEMPLATE_ENV, autoescape=True)
+    except TemplateError as exc:
+        raise BuildError(_diag(
+            "<reference.docx>", "S75-TEMPLATE", f"the Word template could not be filled in: {exc}",
+            "regenerate it with 'python -m assembler.templates.make_reference'",
+        )) from exc
+    docx = template.docx
+    style_ids = _STYLE_IDS.setdefault(hashlib.sha256(reference).digest(), {})
+    _BodyWriter(docx, document, style_ids).write()
+    _set_properties(docx, document)
+    return ooxml.package_bytes(docx.part.package)
+
+
+class _TemplateEnvironment(SandboxedEnvironment):
+    """The sandbox docxtpl fills the template in, compiling each template part once.
+
+    docxtpl asks for every part (body, headers, footers, properties) to be
+    compiled on every build; the parts are the reference's and do not change,
+    and a compiled Jinja template holds no state between renders.
+    """
+
+    MAX_CACHED = 64
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=StrictUndefined)
+        self._compiled: dict[str, object] = {}
+
+    def from_string(self, source, globals=None, template_class=None):
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            if len(self._compiled) >= self.MAX_CACHED:
+                self._compiled.clear()
+            compiled = self._compiled[source] = super().from_string(source)
+        return compiled
+
+
+_TEMPLATE_ENV = _TemplateEnvironment()
+
+# Style name -> id, per reference template (by content): docxtpl fills in
+# text, never styles, so the lookup gives the same ids on every build.
+_STYLE_IDS: dict[bytes, dict[tuple[str, int], str | None]] = {}
+
+
+def reference_template() -> pathlib.Path | importlib.resources.abc.Traversable:
+    """Where reference.docx is: the installed package data, else beside this file."""
+    try:
+        found = importlib.resources.files("assembler.word.templates") / "reference.docx"
+        if found.is_file():
+            return found
+    except (ModuleNotFoundError, FileNotFoundError):
+        pass
+    return pathlib.Path(__file__).with_name("templates") / "reference.docx"
+
+
+def _reference_bytes() -> bytes:
+    source = reference_template()
+    try:
+        return source.read_bytes()
+    except OSError as exc:
+        raise BuildError(_diag(
+            str(source), "S75-TEMPLATE", f"the Word template cannot be read: {exc.strerror or exc}",
+            "reinstall s75-assembler or run 'python -m assembler.templates.make_reference'",
+        )) from exc
+
+
+# --- front sheet, header, footer (docxtpl context) ------------------------
+
+
+def _context(document: tree.Document) -> dict:
+    """Only plain strings, booleans and lists of dicts: the template sees data, never code."""
+    subtitle = clean(document.subtitle)
+    return {
+        "title": clean(document.title),
+        "subtitle": subtitle,
+        "statute": "" if "section 75" in subtitle.lower() else STATUTE,
+        "version": clean(document.version),
+        "draft": document.is_draft,
+        "status_label": clean(document.status).upper(),
+        "date": clean(document.date),
+        "parties": [
+            {"name": clean(p.name), "address": clean(p.address), "short_name": clean(p.short_name)}
+            for p in document.parties
+        ],
+    }
+
+
+def _set_properties(docx, document: tree.Document) -> None:
+    """Core properties from the agreement; dates from the agreement, never the clock."""
+    props = docx.core_properties
+    when = _agreement_datetime(document)
+    props.title = _property(document.title)
+    props.subject = _property(document.subject or document.subtitle)
+    props.keywords = _property(document.keywords)
+    props.author = props.last_modified_by = AUTHOR
+    props.version = _property(document.version)
+    props.content_status = _property(document.status)
+    props.language = "en-GB"
+    props.comments = props.category = props.identifier = ""
+    props.revision = 1
+    props.created = props.modified = props.last_printed = when
+
+
+def _property(text: str) -> str:
+    """A core property value: Word (and python-docx) hold at most 255 characters."""
+    return clean(text)[:255]
+
+
+def _agreement_datetime(document: tree.Document) -> dt.datetime:
+    """The agreement's date ("2017-04-01", "1 April 2017", "1st April 2017") or 2000-01-01."""
+    text = (getattr(document, "iso_date", "") or document.date or "").strip()
+    with suppress(ValueError):
+        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+    m = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]+)\s+(\d{4})", text)
+    if m and m.group(2).lower() in _MONTHS:
+        with suppress(ValueError):
+            return dt.datetime(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
+    return EPOCH
+
+
+# --- body -----------------------------------------------------------------
+#
+# The body has the exact shape python-docx's add_paragraph / add_run /
+# add_table and property setters give, built without their proxy objects and
+# per-call schema searches (tens of thousands of elements: the proxies were
+# most of the build time). Paragraphs and tables are written as XML text and
+# parsed once, so lxml makes the elements in C.
+
+_NO_PAGE_BREAK = ("Schedule Heading", "Execution Heading")
+
+
+def _run_xml(text: str, bold: bool | None = None, italic: bool | None = None,
+             highlight: bool = False) -> str:
+    """A ``w:r`` holding ``text``, as XML text.
+
+    Run properties only where they say something (bold, italic, yellow
+    highlight): an empty ``w:rPr`` would only make the file larger.
+    Tabs and line breaks become ``w:tab`` and ``w:br``, as python-docx's setter makes them.
+    """
+    xml = "<w:r>"
+    if bold or italic or highlight:
+        xml += "<w:rPr>"
+        if bold:
+            xml += "<w:b/>"
+        if italic:
+            xml += "<w:i/>"
+        if highlight:
+            xml += '<w:highlight w:val="yellow"/>'
+        xml += "</w:rPr>"
+    if "\t" in text or "\n" in text or "\r" in text:
+        for piece in _BREAKS.split(text):
+            xml += _BREAK_XML.get(piece) or _t_xml(piece)
+    elif text:
+        xml += _t_xml(text)
+    return xml + "</w:r>"
+
+
+_BREAKS = re.compile(r"([\t\r\n])")
+_BREAK_XML = {"\t": "<w:tab/>", "\r": "<w:br/>", "\n": "<w:br/>"}
+
+
+def _t_xml(text: str) -> str:
+    """What python-docx's ``CT_R.add_t`` makes of ``text`` ("" for none)."""
+    if not text:
+        return ""
+    if len(text.strip()) < len(text):
+        return f'<w:t xml:space="preserve">{ooxml.xml_text(text)}</w:t>'
+    return f"<w:t>{ooxml.xml_text(text)}</w:t>"
+
+
+def _text_run(p: list[str], text: str, bold: bool | None = None, italic: bool | None = None,
+              highlight: bool = False) -> None:
+    """``p.add_run(text)`` (see _run_xml) for a paragraph held as XML text."""
+    p.append(_run_xml(text, bold, italic, highlight))
+
+
+class _BodyWriter:
+    """Appends the tree's sections to a rendered template, in order."""
+
+    def __init__(self, docx, document: tree.Document, style_ids: dict | None = None):
+        self.docx = docx
+        self.document = document
+        self.body = docx.element.body
+        self.numbering = docx.part.numbering_part.element
+        self.bookmarks = ooxml.Bookmarks()
+        self.toc: list[ooxml.TocEntry] = []
+        self.numbered_keys: set[str] = set()
+        self.written_keys: set[str] = set()
+        self.new_page = True  # the body starts after the contents page
+        # Blocks written as XML text, in order: a table as one string, a
+        # paragraph as a list still open for runs and bookmarks ("</w:p>" to come).
+        self.pending: list[str | list[str]] = []
+        self.schedule_list = self._abstract_id("s75-schedule")
+        self.style_ids: dict[tuple[str, int], str | None] = {} if style_ids is None else style_ids
+        self.pstyle_xml: dict[str, str] = {}
+        self.block_width = docx._block_width
+        self._plan_bookmarks()
+
+    def _style_id(self, name: str, kind=WD_STYLE_TYPE.PARAGRAPH) -> str | None:
+        """python-docx's id for a style name (None for the default style), looked up once.
+
+        Setting ``paragraph.style = name`` searches every style twice per
+        paragraph; setting the id python-docx would have found writes the same XML.
+        """
+        key = (name, kind)
+        if key not in self.style_ids:
+            self.style_ids[key] = self.docx.part.get_style_id(name, kind)
+        return self.style_ids[key]
+
+    def _pstyle(self, style: str) -> str:
+        """The ``w:pStyle`` for paragraph style ``style`` as XML text ("" for the default style)."""
+        xml = self.pstyle_xml.get(style)
+        if xml is None:
+            style_id = self._style_id(style)
+            xml = self.pstyle_xml[style] = (
+                "" if style_id is None else f'<w:pStyle w:val="{ooxml.xml_attr(style_id)}"/>')
+        return xml
+
+    def _abstract_id(self, name: str) -> int:
+        ids = self.numbering.xpath(f'./w:abstractNum[w:name/@w:val="{name}"]/@w:abstractNumId')
+        if not ids:
+            raise BuildError(_diag(
+                "<reference.docx>", "S75-TEMPLATE", f"the Word template has no list named {name!r}",
+                "regenerate it with 'python -m assembler.templates.make_reference'",
+            ))
+        return int(ids[0])
+
+    def _plan_bookmarks(self) -> None:
+        """Name every keyed paragraph first, so references may point forwards."""
+        for section in self.document.sections:
+            if section.kind not in SECTION_KINDS:
+                raise BuildError(_diag(
+                    "<document>", "S75-DOCX",
+                    f"section {section.title!r} has unknown kind {section.kind!r}",
+                    f"use one of: {', '.join(sorted(SECTION_KINDS))}",
+                ))
+            for block in section.blocks:
+                if isinstance(block, tree.Para) and block.key:
+                    self.bookmarks.name_for(block.key)
+                    if block.level > 0 and section.kind != "recitals":
+                        self.numbered_keys.add(block.key)
+
+    def write(self) -> None:
+        for section in self.document.sections:
+            self._section(section)
+            self._insert_blocks()  # a section at a time: the whole body as text would double the peak
+        toc_style = self.docx.styles["toc 1"].style_id
+        ooxml.replace_toc(self.body, self.toc, toc_style)
+        ooxml.set_update_fields(self.docx.settings.element)
+
+    # sections
+
+    def _section(self, section: tree.Section) -> None:
+        num_id = None
+        if section.kind in ("schedule", "annex"):
+            word = "SCHEDULE" if section.kind == "schedule" else "ANNEX"
+            heading = f"{word} {clean(section.number)}".strip()
+            p = self._paragraph("Schedule Heading")
+            _text_run(p, heading)
+            if section.title:
+                _text_run(p, "\n" + clean(section.title))
+            self._toc_entry(p, "", heading + ("\n" + clean(section.title) if section.title else ""))
+            if section.subtitle:
+                _text_run(self._paragraph("Schedule Subtitle"), clean(section.subtitle))
+            num_id = ooxml.add_num(self.numbering, self.schedule_list, restart_levels=5)
+        elif section.kind == "execution":
+            if section.title:
+                _text_run(self._paragraph("Execution Heading"), clean(section.title))
+            else:
+                self.new_page = True
+        elif section.title:
+            _text_run(self._paragraph("Part Heading"), clean(section.title))
+        if section.key and num_id is not None:
+            self._bookmark(p, section.key)
+        for block in section.blocks:
+            if isinstance(block, tree.Para):
+                self._para(block, section, num_id)
+            elif isinstance(block, tree.Table):
+                self._table(block)
+            elif isinstance(block, tree.SignatureBlock):
+                self._signature(block)
+            else:
+                raise BuildError(_diag("<document>", "S75-DOCX",
+                                       f"unknown block {type(block).__name__} in {section.title!r}"))
+
+    def _paragraph(self, style: str, numbering: str = "") -> list[str]:
+        """A new body paragraph in ``style``, as XML text; the first after a page break starts a page.
+
+        ``numbering`` is XML text ending the pPr (numPr or outlineLvl). The
+        list holds the opening tags up to the end of pPr, then the content;
+        "</w:p>" is added when the body is flushed.
+        """
+        ppr = "<w:p><w:pPr>" + self._pstyle(style)
+        if self.new_page:
+            if style not in _NO_PAGE_BREAK:
+                ppr += "<w:pageBreakBefore/>"  # paragraph_format.page_break_before = True
+            self.new_page = False
+        p = [ppr + numbering + "</w:pPr>"]
+        self.pending.append(p)
+        return p
+
+    def _spacer(self, style: str) -> None:
+        """An empty paragraph after a table (``add_paragraph()`` then ``p.style = ...``)."""
+        new_page, self.new_page = self.new_page, False
+        self._paragraph(style)
+        self.new_page = new_page
+
+    def _insert_blocks(self) -> None:
+        """Parse the blocks written as text; put them before the body's w:sectPr, as python-docx does."""
+        xml = [item if isinstance(item, str) else "".join(item) + "</w:p>" for item in self.pending]
+        self.pending = []
+        if not xml:
+            return
+        at = len(self.body)
+        if at and self.body[-1].tag == _SECT_PR:  # where python-docx keeps it, so no search
+            at -= 1
+        elif (end := self.body.find(_SECT_PR)) is not None:
+            at = self.body.index(end)
+        self.body[at:at] = list(ooxml.parse_fragment(xml))  # one move in C, not one call per block
+
+    def _bookmark(self, p, key: str) -> None:
+        if key in self.written_keys:
+            return  # a duplicate key: only its first paragraph can hold the name
+        self.written_keys.add(key)
+        self.bookmarks.wrap_xml(p, self.bookmarks.name_for(key))
+
+    def _toc_entry(self, p, number: str, text: str) -> None:
+        name = self.bookmarks.name_for(f"{len(self.toc) + 1:08d}", prefix="_Toc")
+        self.bookmarks.wrap_xml(p, name)
+        self.toc.append(ooxml.TocEntry(number, text, name))
+
+    # paragraphs
+
+    def _para(self, para: tree.Para, section: tree.Section, num_id: int | None) -> None:
+        level = para.level
+        if not 0 <= level <= 5:
+            raise BuildError(_diag("<document>", "S75-DOCX",
+                                   f"paragraph {para.key or para.number!r} has level {level}",
+                                   "levels run from 0 (unnumbered) to 5 ('(i)')"))
+        if para.style and para.style not in PARA_STYLES:
+            raise BuildError(_diag("<document>", "S75-DOCX",
+                                   f"paragraph {para.key!r} has unknown style {para.style!r}",
+                                   f"use one of: {', '.join(sorted(PARA_STYLES))}"))
+        schedule = num_id is not None
+        if level == 0:
+            indented = section.kind in ("body", "schedule", "annex")
+            style = para.style or ("Body Text Indent" if indented else "Body Text")
+        elif section.kind == "recitals" or para.style == "Recital":
+            style = "Recital"
+        else:
+            style = f"{'Schedule Level' if schedule else 'Level'} {level}"
+        numbering = ""
+        if schedule and style.startswith("Schedule Level"):
+            numbering = ooxml.numbering_xml(num_id, level - 1)
+        elif level == 1 and style.startswith("Level") and not para.heading:
+            numbering = ooxml.outline_level_xml(9)  # no heading: keep its text out of the contents
+        p = self._paragraph(style, numbering)
+        if level == 1 and para.heading and style != "Recital":
+            _text_run(p, clean(para.heading), bold=True)
+            if not schedule:
+                number = f"{clean(para.number).rstrip('.')}." if para.number else ""  # as Word shows "%1."
+                self._toc_entry(p, number, clean(para.heading))
+            if para.key:
+                self._bookmark(p, para.key)
+            if para.parts:
+                self._inline(self._paragraph("Body Text Indent"), para.parts)
+            return
+        if para.heading:
+            _text_run(p, clean(para.heading), bold=True)
+            _text_run(p, " ")
+        self._inline(p, para.parts)
+        if para.key:
+            self._bookmark(p, para.key)
+
+    def _inline(self, p, parts: list[tree.Inline]) -> None:
+        plain: list[str] = []  # neighbouring plain text and term uses share one run
+        for part in parts:
+            if isinstance(part, tree.Text) and not (part.bold or part.italic):
+                plain.append(part.text)
+                continue
+            if isinstance(part, tree.TermUse):
+                plain.append(part.shown)
+                continue
+            if plain:
+                _text_run(p, clean("".join(plain)))
+                plain = []
+            if isinstance(part, tree.Text):
+                _text_run(p, clean(part.text), part.bold, part.italic)
+            elif isinstance(part, tree.Ref):
+                self._ref(p, part)
+            elif isinstance(part, tree.Blank):
+                if part.signing:
+                    _text_run(p, SIGNING_LINE)
+                else:
+                    _text_run(p, f"[\u25cf: {clean(part.label)}]", highlight=True)
+            else:
+                raise BuildError(_diag("<document>", "S75-DOCX", f"unknown inline part {part!r}"))
+        if plain:
+            _text_run(p, clean("".join(plain)))
+
+    def _ref(self, p, ref: tree.Ref) -> None:
+        """A REF field showing the engine's number; words around it stay plain text.
+
+        Only the number is inside the field, because that is all Word puts
+        there when it updates ``REF \\w``: "clause " must survive an update.
+        """
+        label = clean(ref.label or ref.number)
+        number = clean(ref.number)
+        if not label:  # unresolved: the xref stage reports it; the reader must see it too
+            _text_run(p, f"[\u25cf: reference to {clean(ref.key)}]", highlight=True)
+            return
+        match = None
+        if number and ref.key in self.numbered_keys:
+            match = re.search(r"(?<![\w.])" + re.escape(number) + r"(?![\w])", label)
+        if match is None:
+            _text_run(p, label)
+            return
+        if match.start():
+            _text_run(p, label[: match.start()])
+        p.append(ooxml.field_xml(ooxml.ref_instr(self.bookmarks.name_for(ref.key)), number))
+        if match.end() < len(label):
+            _text_run(p, label[match.end():])
+
+    # tables
+
+    def _grid(self, widths: list[int], rows: list[str], style: str | None, borderless: bool = False) -> None:
+        """``docx.add_table`` with ``rows`` (XML text), as XML text.
+
+        ``widths`` are the columns' twips. ``style``: a table style, spanning
+        the text column. ``borderless``: the signature layout, no borders and
+        fixed column widths.
+        """
+        style_id = self._style_id(style, WD_STYLE_TYPE.TABLE) if style else None
+        xml = "<w:tbl><w:tblPr>"
+        if style_id is not None:
+            xml += f'<w:tblStyle w:val="{ooxml.xml_attr(style_id)}"/>'
+        xml += '<w:tblW w:type="pct" w:w="5000"/>' if style else '<w:tblW w:type="auto" w:w="0"/>'
+        if borderless:
+            xml += ooxml.NO_BORDERS_XML + '<w:tblLayout w:type="fixed"/>'
+        xml += _TBL_LOOK + "</w:tblPr>"
+        xml += "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths) + "</w:tblGrid>"
+        self.pending.append(xml + "".join(rows) + "</w:tbl>")
+
+    def _even_widths(self, cols: int) -> list[int]:
+        """``add_table``'s columns: the text block shared evenly, in twips."""
+        return [Emu(self.block_width // cols).twips] * cols if cols else []
+
+    def _table(self, table: tree.Table) -> None:
+        width = len(table.columns)
+        for i, row in enumerate(table.rows):
+            if len(row) != width:
+                raise BuildError(_diag("<document>", "S75-DOCX",
+                                       f"table {table.caption or table.key!r} row {i + 1} has {len(row)} "
+                                       f"cells but {width} columns",
+                                       "give every row one value per column"))
+        if table.caption:
+            caption = self._paragraph("Table Caption")
+            _text_run(caption, clean(table.caption))
+            if table.key:
+                self._bookmark(caption, table.key)
+        widths = self._even_widths(width)
+        numeric = table.numeric_columns
+        rows = [_HEADER_ROW + "".join(
+            self._cell(w, name, bold=True, right=c in numeric, fill=HEADER_FILL)
+            for c, (w, name) in enumerate(zip(widths, table.columns))) + "</w:tr>"]
+        for r, row in enumerate(table.rows):
+            bold = r in table.total_rows
+            rows.append(_BODY_ROW + "".join(
+                self._cell(w, value, bold=bold, right=c in numeric)
+                for c, (w, value) in enumerate(zip(widths, row))) + "</w:tr>")
+        self._grid(widths, rows, "Agreement Table")
+        self._spacer("Table Text")  # breathing space after the grid
+
+    def _cell(self, width: int, text: str, bold: bool = False, right: bool = False, keep: bool = False,
+              style: str = "Table Text", fill: str = "") -> str:
+        """A ``w:tc`` as XML text: add_table's cell, with shading, ``p.style``, alignment, keep and run."""
+        xml = f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>'
+        if fill:
+            xml += f'<w:shd w:val="clear" w:color="auto" w:fill="{fill}"/>'  # header shading
+        xml += "</w:tcPr><w:p><w:pPr>" + self._pstyle(style)
+        if keep:
+            xml += "<w:keepNext/>"
+        if right:
+            xml += '<w:jc w:val="right"/>'
+        return xml + "</w:pPr>" + _run_xml(clean(text), bool(bold)) + "</w:p></w:tc>"
+
+    # execution
+
+    def _signature(self, block: tree.SignatureBlock) -> None:
+        name = clean(block.party_name)
+        if block.method == "common_seal":
+            intro = self._paragraph("Execution Text")
+            if block.intro:
+                _text_run(intro, clean(block.intro))
+            else:
+                _text_run(intro, "The common seal of ")
+                _text_run(intro, name, bold=True)
+                _text_run(intro, " was affixed in the presence of:")
+            for role, person in block.lines:
+                self._signature_lines([("Signature", ""), ("Name", person), ("Title", role)])
+        elif block.method == "signatories":
+            if block.intro:
+                _text_run(self._paragraph("Execution Text"), clean(block.intro))
+            for role, person in block.lines:
+                p = self._paragraph("Execution Text")
+                _text_run(p, "Signed by ")
+                _text_run(p, clean(person) if person else SIGNING_LINE[:30])
+                _text_run(p, " for and on behalf of ")
+                _text_run(p, name, bold=True)
+                self._signature_lines([("Signature", ""), ("Title", role), ("Date", "")])
+        elif block.method == "sign_off":
+            caption = self._paragraph("Table Caption")
+            _text_run(caption, clean(block.intro) if block.intro else f"Signed off on behalf of {name}")
+            widths = self._even_widths(4)
+            rows = [_HEADER_ROW + "".join(
+                self._cell(w, heading, bold=True, fill=HEADER_FILL)
+                for w, heading in zip(widths, ("Role", "Name", "Signature", "Date"))) + "</w:tr>"]
+            for role, person in block.lines:
+                rows.append(_SIGN_OFF_ROW + "".join(
+                    self._cell(w, value) for w, value in zip(widths, (role, person, "", ""))) + "</w:tr>")
+            self._grid(widths, rows, "Agreement Table")
+            self._spacer("Table Text")
+        else:
+            raise BuildError(_diag("<document>", "S75-DOCX",
+                                   f"signature block for {name!r} has unknown method {block.method!r}",
+                                   "use common_seal, signatories or sign_off"))
+
+    def _signature_lines(self, lines: list[tuple[str, str]]) -> None:
+        """Label and dotted line (or the known value) for each row, kept together."""
+        widths = [LABEL_WIDTH.twips, LINE_WIDTH.twips]
+        rows = []
+        for r, (label, value) in enumerate(lines):
+            keep = r < len(lines) - 1
+            rows.append(_BODY_ROW
+                        + self._cell(widths[0], label, keep=keep, style="Signature Text")
+                        + self._cell(widths[1], clean(value) if value else SIGNING_LINE, keep=keep,
+                                     style="Signature Text")
+                        + "</w:tr>")
+        self._grid(widths, rows, None, borderless=True)
+        self._spacer("Execution Text")
+
+
+_SECT_PR = qn("w:sectPr")
+
+# Row and table properties as python-docx and ooxml's table helpers leave them.
+_TBL_LOOK = ('<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" '
+             'w:noHBand="0" w:noVBand="1" w:val="04A0"/>')
+_HEADER_ROW = "<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"  # repeats on each page, never split
+_BODY_ROW = "<w:tr><w:trPr><w:cantSplit/></w:trPr>"  # never split across pages
+_SIGN_OFF_ROW = f'<w:tr><w:trPr><w:trHeight w:val="{SIGN_OFF_ROW_HEIGHT.twips}"/><w:cantSplit/></w:trPr>'
+
+
+# --- writing the file -----------------------------------------------------
+
+
+def _diag(location: str, code: str, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(Location(location), ERROR, code, message, hint)
+
+
+def _write_hint(path: pathlib.Path, exc: OSError) -> str:
+    folder = path.parent
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return "the disk is full; free some space and build again"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"you cannot write in {folder}; choose another output folder, "
+                "or close the document if it is open in Word")
+    if exc.errno == errno.ENOENT:
+        return f"the folder {folder} does not exist; create it or choose another output path"
+    if exc.errno == errno.ENOTDIR:
+        return f"part of {folder} is a file, not a folder; choose another output path"
+    if exc.errno == errno.EISDIR:
+        return f"{path} is a folder; give a file name ending in .docx"
+    return "check the output path and try again"
+
+
+def atomic_write(path: pathlib.Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    tmp: str | None = None
+    try:
+        mode = path.stat().st_mode & 0o777 if path.is_file() else _default_mode()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise BuildError(_diag(
+            str(path), "S75-WRITE", f"cannot write {path.name}: {exc.strerror or exc}",
+            _write_hint(path, exc),
+        )) from exc
+    finally:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+
+
+def _default_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_dir(folder: pathlib.Path) -> None:
+    """Make the rename itself durable (POSIX only; a no-op elsewhere)."""
+    with suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
