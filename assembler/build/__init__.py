@@ -1,0 +1,5 @@
+"""The one pipeline (load, validate, assemble, check), the final-build gate, the compliance report,
+writing a build to disk and the provenance manifest.
+
+May import: source, check, engine, word and the top-level shared modules.
+"""

@@ -1,0 +1,95 @@
+"""The final-build gate: what a signing copy may not contain, one row per check.
+
+A final build is asked for with ``--final`` or declared by ``status: final``
+in agreement.yaml; either way every row below applies. Rows that need only
+the validated data run before assembly; rows that read the drafted text run
+after it. Add a row here (with its test) rather than a check anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from assembler.check.validate import Validation
+from assembler.diagnostics import ERROR, WARNING, Diagnostic, Location, sorted_diagnostics
+from assembler.engine import tree
+
+BEFORE_ASSEMBLY = "validated"
+AFTER_ASSEMBLY = "assembled"
+
+
+@dataclass(frozen=True)
+class FinalCheck:
+    code: str  # the code the row reports ("*" keeps each warning's own code)
+    refuses: str  # one line for the README and the tests
+    stage: str
+    findings: Callable[[Validation, "tree.Document | None"], list[Diagnostic]]
+
+
+def _framework_data(validation: Validation) -> dict:
+    files = validation.files
+    data = files.framework.data if files and files.framework else None
+    return data if isinstance(data, dict) else {}
+
+
+def _status(validation: Validation, _document) -> list[Diagnostic]:
+    if _framework_data(validation).get("status") != "draft":
+        return []
+    return [Diagnostic(validation.files.framework.source.locate(("status",)), ERROR, "S75-FINAL",
+                       "a final build needs status: final", "set status: final once the text is agreed")]
+
+
+def _tbc(validation: Validation, _document) -> list[Diagnostic]:
+    return [replace(d, level=ERROR, hint="agree the figure before the agreement is final")
+            for d in validation.warnings if d.code == "S75-TBC"]
+
+
+def _warnings(validation: Validation, _document) -> list[Diagnostic]:
+    return [replace(d, level=ERROR, message=d.message + " (a final build allows no warnings)")
+            for d in validation.warnings if d.code != "S75-TBC"]
+
+
+def _open_blanks(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+    where = Location(str(validation.files.framework.display))
+    return [Diagnostic(where, ERROR, "S75-BLANK", f"a final document cannot contain the blank '{label}'",
+                       "complete it in the YAML (or the clause) before the final build")
+            for label in sorted(set(open_blanks(document)))]
+
+
+def open_blanks(document: tree.Document) -> list[str]:
+    """Labels of blanks that must be completed before signing (not those completed at signing)."""
+    labels = []
+    for section in document.sections:
+        for block in section.blocks:
+            if isinstance(block, tree.Para):
+                labels += [p.label for p in block.parts if isinstance(p, tree.Blank) and not p.signing]
+    return labels
+
+
+FINAL_CHECKS: tuple[FinalCheck, ...] = (
+    FinalCheck("S75-FINAL", "an agreement whose status is still draft", BEFORE_ASSEMBLY, _status),
+    FinalCheck("S75-TBC", "any value still to be confirmed (tbc)", BEFORE_ASSEMBLY, _tbc),
+    FinalCheck("*", "any warning at all (each keeps its own code)", BEFORE_ASSEMBLY, _warnings),
+    FinalCheck("S75-BLANK", "a blank other than those completed at signing", AFTER_ASSEMBLY, _open_blanks),
+)
+
+
+def is_final(validation: Validation, asked: bool) -> bool:
+    """A build is final when the user asks for it or the agreement says it is."""
+    return asked or _framework_data(validation).get("status") == "final"
+
+
+def gate_validation(validation: Validation) -> Validation:
+    """The validation as a final build sees it: the before-assembly rows' findings replace the warnings."""
+    if not _framework_data(validation):
+        return validation
+    found = [d for check in FINAL_CHECKS if check.stage == BEFORE_ASSEMBLY for d in check.findings(validation, None)]
+    kept = [d for d in validation.diagnostics if d.level != WARNING]
+    return replace(validation, diagnostics=tuple(sorted_diagnostics(kept + found)))
+
+
+def gate_document(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+    """The after-assembly rows' findings for a drafted document."""
+    return [d for check in FINAL_CHECKS if check.stage == AFTER_ASSEMBLY for d in check.findings(validation, document)]
+
