@@ -22,6 +22,17 @@ def base_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def final_copy(base_copy: Path) -> Path:
+    """The small valid agreement with status: final: every fact settled, so it builds as a signing copy.
+
+    No example under agreements/ is final: each leaves open what its source
+    report does not give.
+    """
+    edit(base_copy / "agreement.yaml", "status: draft", "status: final")
+    return base_copy
+
+
 def edit(path: Path, old: str, new: str) -> None:
     """Replace one exact piece of a YAML file; fail loudly if it is not there."""
     text = path.read_text(encoding="utf-8")

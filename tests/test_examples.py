@@ -109,8 +109,8 @@ def test_draft_marking_follows_status(example, built, pdf_text):
     assert ("DRAFT" in pdf_text[example.name]) == (status == "draft")
 
 
-def test_southampton_builds_final_and_is_never_overwritten_silently(tmp_path):
-    example = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
+def test_a_final_agreement_builds_final_and_is_never_overwritten_silently(final_copy, tmp_path):
+    example = final_copy
     target = tmp_path / "final.docx"
     build(str(example), target, final=True)
     first = target.read_bytes()
@@ -123,14 +123,15 @@ def test_southampton_builds_final_and_is_never_overwritten_silently(tmp_path):
     assert target.read_bytes() == first
 
 
-@pytest.mark.parametrize("example", [p for p in EXAMPLES if p.name != "southampton-bcf-2017"], ids=lambda p: p.name)
-def test_final_refuses_drafts_with_tbc(example, tmp_path):
-    result = validate_source(DirectorySource(str(example)))
-    if not any(d.code == "S75-TBC" for d in result.diagnostics):
-        pytest.skip("this example has nothing to be confirmed")
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_final_refuses_every_example_draft(example, tmp_path):
+    """Each example leaves open what its seed does not give, so none may be built as a signing copy."""
+    has_tbc = any(d.code == "S75-TBC" for d in validate_source(DirectorySource(str(example))).diagnostics)
     with pytest.raises(ValidationFailed) as caught:
         build(str(example), tmp_path / "x.docx", final=True)
-    assert any(d.code == "S75-TBC" for d in caught.value.diagnostics)
+    codes = {d.code for d in caught.value.diagnostics}
+    assert "S75-FINAL" in codes
+    assert ("S75-TBC" in codes) == has_tbc
     assert not (tmp_path / "x.docx").exists()
 
 

@@ -343,9 +343,9 @@ def test_variation_command_writes_a_docx(repo, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["redline", "variation"])
-def test_redline_and_deed_never_replace_a_final_agreement(repo, tmp_path, command):
+def test_redline_and_deed_never_replace_a_final_agreement(repo, tmp_path, command, final_copy):
     final = tmp_path / "signed.docx"
-    built = s75(repo, "build", "--final", str(ROOT / "agreements" / "southampton-bcf-2017"), "-o", str(final))
+    built = s75(repo, "build", "--final", str(final_copy), "-o", str(final))
     assert built.returncode == 0, built.stdout + built.stderr
     before = final.read_bytes()
     result = s75(repo, command, OLD, NEW, "-o", str(final))
