@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from assembler.engine.assemble import assemble
-from assembler.build.compliance import MISSING, NOT_BUILT, compliance_rows
+from assembler.build.compliance import INCOMPLETE, MISSING, NOT_BUILT, compliance_rows
 from assembler.source.folder import DirectorySource, load_yaml_file
 from assembler.check.requirements import requirements
 from assembler.check.validate import validate_source
-from conftest import BASE, EXAMPLES
+from conftest import BASE, EXAMPLES, edit, s75
 
 SOUTHAMPTON = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
 
@@ -101,3 +101,62 @@ def test_a_schedule_with_a_malformed_order_is_reported_not_a_crash(tmp_path):
     assert validation.errors
     scopes = {r.scope for r in rows}
     assert "Schedule ? (camhs)" in scopes and any(s.startswith("Schedule 1 (") for s in scopes)
+
+
+# --- substance: present but unsettled is INCOMPLETE, not ok ------------------------
+
+
+def _southampton_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "agreement"
+    shutil.copytree(SOUTHAMPTON, target)
+    return target
+
+
+def _row(rows, code: str):
+    return next(r for r in rows if r.code == code)
+
+
+def test_a_tbc_contribution_makes_reg_7_3_b_incomplete(tmp_path, capsys, monkeypatch):
+    target = _southampton_copy(tmp_path)
+    edit(target / "schedules" / "bcf.yaml", "        ccg: 1240000\n", "        ccg: tbc\n")
+    _, rows = _report(target)
+    row = _row(rows, "S75-R7-3B")
+    assert row.status == INCOMPLETE and not row.missing
+    assert "lines.0.contributions.2017-18.ccg is still 'tbc'" in row.incomplete
+    assert "bcf.yaml:" in row.incomplete
+    assert _row(rows, "S75-R7-3A").status == "ok"
+    code, out, _ = s75(capsys, monkeypatch, "compliance", str(target))
+    assert code == 1
+    assert "INCOMPLETE" in out and "1 incomplete" in out
+
+
+@pytest.mark.parametrize("start,new,code", [
+    ("  monitoring: The pool manager reports", "  monitoring: '   '", "S75-R7-3G"),
+    ("  review: The Joint Commissioning Board reviews", "  review: To be confirmed", "S75-R7-3F"),
+    ("    role: Director, Quality and Integration", "    role: '[\u25cf]'", "S75-R7-5"),
+], ids=["blank", "to-be-confirmed", "placeholder"])
+def test_blank_words_and_placeholders_are_incomplete(start, new, code, tmp_path):
+    """The whole line starting ``start`` is replaced by ``new``."""
+    target = _southampton_copy(tmp_path)
+    bcf = target / "schedules" / "bcf.yaml"
+    text = bcf.read_text(encoding="utf-8")
+    line = next(l for l in text.splitlines() if l.startswith(start))
+    bcf.write_text(text.replace(line, new), encoding="utf-8")
+    _, rows = _report(target)
+    row = _row(rows, code)
+    assert row.status == INCOMPLETE, row
+
+
+def test_a_complete_agreement_is_ok_and_exits_zero(capsys, monkeypatch):
+    _, rows = _report(SOUTHAMPTON)
+    assert all(r.status == "ok" for r in rows), [(r.code, r.incomplete) for r in rows if r.failed]
+    code, out, _ = s75(capsys, monkeypatch, "compliance", str(SOUTHAMPTON))
+    assert code == 0 and "0 missing, 0 incomplete" in out
+
+
+def test_portsmouth_framework_contributions_all_tbc_are_not_reported_ok():
+    """The case that started it: every contribution TBC, yet reg 7(3)(b) said ok."""
+    example = next(p for p in EXAMPLES if p.name == "portsmouth-framework-2022")
+    _, rows = _report(example)
+    bcf = next(r for r in rows if r.code == "S75-R7-3B" and "(bcf)" in r.scope)
+    assert bcf.status == INCOMPLETE

@@ -1,7 +1,10 @@
 """The compliance report: each statutory requirement, where the YAML meets it,
 and the clause of the built document that states it (or MISSING).
 
-Reads the same requirement table as the validator, so the two cannot drift.
+A requirement whose YAML is there but still tbc, blank or a placeholder is
+INCOMPLETE: the form is met, the substance is not, and the report fails as
+it does for MISSING. Reads the same requirement table as the validator, so
+the two cannot drift.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from assembler.check.requirements import applicable_checks
 from assembler.check.validate import Validation
 
 MISSING = "MISSING"
+INCOMPLETE = "INCOMPLETE"
 NOT_BUILT = "(not built)"  # the clause column when validation errors stop the document being assembled
 
 
@@ -26,10 +30,20 @@ class Row:
     code: str
     yaml: str  # file:line:col of each place that meets it, or MISSING
     clause: str  # "clause 7.2", "Schedule 3, paragraph 4", MISSING, or NOT_BUILT
+    incomplete: str = ""  # what is still tbc, blank or a placeholder, with where: "" when complete
 
     @property
     def missing(self) -> bool:
         return MISSING in (self.yaml, self.clause)
+
+    @property
+    def status(self) -> str:
+        """MISSING, INCOMPLETE or ok: the first two fail the report."""
+        return MISSING if self.missing else INCOMPLETE if self.incomplete else "ok"
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "ok"
 
 
 def _clause_numbers(document: tree.Document | None) -> dict[str, str]:
@@ -80,8 +94,18 @@ def compliance_rows(validation: Validation, document: tree.Document | None) -> l
             yaml_where = "(stated by the clause library)"
         # A schedule row may be stated in the schedule itself or, once for all schemes, in the body.
         clause = NOT_BUILT if document is None else cites.get(key) or cites.get(req.clause, MISSING)
-        rows.append(Row(scope, req.regulation, req.requirement, req.code, yaml_where, clause))
+        pending = _pending(result.incomplete)
+        rows.append(Row(scope, req.regulation, req.requirement, req.code, yaml_where, clause, pending))
     return sorted(rows, key=_reading_order)
+
+
+def _pending(incomplete) -> str:
+    """The first thing still to settle and where, and how many more: short enough for a table cell."""
+    if not incomplete:
+        return ""
+    where, reason = incomplete[0]
+    more = f" and {len(incomplete) - 1} more" if len(incomplete) > 1 else ""
+    return f"{reason} ({where}){more}"
 
 
 def _reading_order(row: Row) -> tuple[int, str]:
@@ -95,16 +119,19 @@ def _reading_order(row: Row) -> tuple[int, str]:
 def format_text(rows: list[Row]) -> str:
     lines = []
     for row in rows:
-        flag = "MISSING" if row.missing else "ok"
-        lines.append(f"{flag:7} {row.scope:28} {row.regulation:14} {row.code:18} {row.clause:32} {row.yaml}")
-        lines.append(f"        {row.requirement}")
+        lines.append(f"{row.status:10} {row.scope:28} {row.regulation:14} {row.code:18} {row.clause:32} {row.yaml}")
+        lines.append(f"           {row.requirement}")
+        if row.incomplete:
+            lines.append(f"           incomplete: {row.incomplete}")
     missing = sum(r.missing for r in rows)
-    lines.append(f"{len(rows)} requirements checked, {missing} missing")
+    incomplete = sum(r.status == INCOMPLETE for r in rows)
+    lines.append(f"{len(rows)} requirements checked, {missing} missing, {incomplete} incomplete")
     return "\n".join(lines)
 
 
 def format_json(rows: list[Row]) -> str:
-    return json.dumps([{**asdict(r), "missing": r.missing} for r in rows], indent=2, ensure_ascii=False)
+    return json.dumps([{**asdict(r), "missing": r.missing, "status": r.status} for r in rows], indent=2,
+                      ensure_ascii=False)
 
 
 def compliance_blocks(rows: list[Row]) -> list[tree.Block]:
@@ -117,6 +144,7 @@ def compliance_blocks(rows: list[Row]) -> list[tree.Block]:
     intro = tree.Para([tree.Text(
         "This annex is for review only and does not form part of the Agreement. It lists each requirement "
         "of the Regulations, where the agreement's data meets it and the provision that states it.")], level=0)
-    table = tree.Table(["Scope", "Regulation", "Requirement", "Met in the YAML at", "Stated in"],
-                       [[r.scope, r.regulation, r.requirement, r.yaml, r.clause] for r in rows])
+    table = tree.Table(["Scope", "Regulation", "Requirement", "Met in the YAML at", "Stated in", "Status"],
+                       [[r.scope, r.regulation, r.requirement, r.yaml, r.clause,
+                         r.status + (f": {r.incomplete}" if r.incomplete else "")] for r in rows])
     return [intro, table]

@@ -58,28 +58,77 @@ def _lookup(data: Any, dotted: str) -> tuple[bool, tuple]:
     return present, path
 
 
+# What a value still says when the partners have not settled it: present in the
+# YAML, but no substance for the requirement (compared after strip and lower).
+PENDING_WORDS = frozenset({"tbc", "tba", "tbd", "to be confirmed", "to be agreed", "to be decided"})
+PLACEHOLDER = "\u25cf"  # the black circle of a "[●]" drafting placeholder
+
+
+def pending_reason(value: Any) -> str:
+    """Why a scalar is a placeholder rather than substance ("" when it is substance)."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if not text:
+        return "is blank"
+    if text.lower() in PENDING_WORDS:
+        return f"is still '{text}'"
+    if PLACEHOLDER in text:
+        return "holds a [\u25cf] placeholder"
+    return ""
+
+
+def pending_values(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every (path, reason) under ``data`` whose value is tbc, blank or a placeholder."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from pending_values(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from pending_values(value, path + (i,))
+    else:
+        reason = pending_reason(data)
+        if reason:
+            yield path, reason
+
+
 @dataclass(frozen=True)
 class Check:
-    """One requirement checked against one file: met, and where."""
+    """One requirement checked against one file: met, and where; incomplete, and why."""
 
     requirement: Requirement
     doc: YamlFile
     met: bool
     locations: tuple[Location, ...]
     missing: tuple[str, ...]
+    incomplete: tuple[tuple[Location, str], ...] = ()  # present but tbc, blank or a placeholder
+
+    @property
+    def complete(self) -> bool:
+        return self.met and not self.incomplete
 
 
 def check(req: Requirement, doc: YamlFile, framework: YamlFile) -> Check:
-    locations, missing = [], []
+    locations, missing, incomplete = [], [], []
     for dotted in req.yaml:
         target = framework if dotted.startswith("agreement.") else doc
         name = dotted.removeprefix("agreement.")
         present, path = _lookup(target.data, name)
         if present:
             locations.append(target.source.locate(path))
+            node = _value(target.data, path)
+            for where, reason in pending_values(node, path):
+                shown = ".".join(str(part) for part in where)
+                incomplete.append((target.source.locate(where), f"{shown} {reason}"))
         else:
             missing.append(dotted)
-    return Check(req, doc, not missing, tuple(locations), tuple(missing))
+    return Check(req, doc, not missing, tuple(locations), tuple(missing), tuple(incomplete))
+
+
+def _value(data: Any, path: tuple) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> Iterator[Check]:

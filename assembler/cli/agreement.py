@@ -120,7 +120,8 @@ def text(path: str, schedule: str) -> None:
 def compliance(path: str, fmt: str) -> None:
     """List each statutory requirement, the YAML that meets it and the clause that states it.
 
-    Exits 1 if any requirement is MISSING.
+    Exits 1 if any requirement is MISSING, or INCOMPLETE (present but still
+    tbc, blank or a placeholder).
     """
     validation, document = assemble_for_report(DirectorySource(path))
     if document is None and (validation.files is None or validation.files.framework is None):
@@ -131,4 +132,4 @@ def compliance(path: str, fmt: str) -> None:
     if document is None:
         click.echo(f"the agreement has {len(validation.errors)} validation error(s), so it could not be assembled "
                    "and no clause numbers are given; run s75 validate", err=True)
-    sys.exit(1 if document is None or any(r.missing for r in rows) else 0)
+    sys.exit(1 if document is None or any(r.failed for r in rows) else 0)
