@@ -12,27 +12,33 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-NHS_KINDS = {"icb", "ccg", "nhs_england", "nhs_trust", "nhs_foundation_trust"}
-COUNCIL_KINDS = {
-    "county_council", "district_council", "unitary_council", "metropolitan_council",
-    "london_borough_council", "city_of_london", "combined_authority",
-}
-KIND_LABELS = {
-    "icb": "an integrated care board established under section 14Z25 of the NHS Act",
-    "ccg": "a clinical commissioning group established under section 14D of the NHS Act",
-    "nhs_england": "the body corporate known as NHS England",
-    "nhs_trust": "an NHS trust established under section 25 of the NHS Act",
-    "nhs_foundation_trust": "an NHS foundation trust",
-    "county_council": "a county council",
-    "district_council": "a district council",
-    "unitary_council": "a unitary local authority",
-    "metropolitan_council": "a metropolitan district council",
-    "london_borough_council": "a London borough council",
-    "city_of_london": "the Common Council of the City of London",
-    "combined_authority": "a combined authority",
-}
+import yaml
+
+from assembler import law
+from assembler.resources import data_file
+
+
+
+@lru_cache(maxsize=None)
+def party_kinds() -> dict[str, dict]:
+    """The kinds of party (data/party-kinds.yaml): side, the words a name of that kind ends with, labels."""
+    return yaml.safe_load(data_file("party-kinds.yaml").read_text(encoding="utf-8"))["kinds"]
+
+
+NHS_KINDS = frozenset(k for k, row in party_kinds().items() if row["side"] == "nhs")
+COUNCIL_KINDS = frozenset(k for k, row in party_kinds().items() if row["side"] == "council")
+
+
+def kind_label(kind: str, day) -> str:
+    """How the recitals describe a body of ``kind`` on ``day``: the label of the law then in force."""
+    labels = party_kinds()[kind]["labels"]
+    for label in labels:
+        if "law" not in label or law.in_force(label["law"], law.as_date(day)) is not None:
+            return label["text"]
+    return labels[-1]["text"]
 
 
 # --- money ----------------------------------------------------------------
@@ -196,7 +202,7 @@ def with_defaults(data: Any, schema: Mapping, resolve) -> Any:
 # Values the model adds to the YAML data, by record; the clause library test
 # checks every name a clause reads against the schemas plus these.
 COMPUTED = {
-    "agreement": ("end", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
+    "agreement": ("end", "law_date", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
                   "pooled_schedules", "party_index"),
     "party": ("is_nhs", "is_council", "kind_label"),
     "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "start", "end", "years",
@@ -205,13 +211,13 @@ COMPUTED = {
 }
 
 
-def _party(data: Mapping) -> Record:
+def _party(data: Mapping, day: str) -> Record:
     kind = data["kind"]
     return freeze({
         **data,
         "is_nhs": kind in NHS_KINDS,
         "is_council": kind in COUNCIL_KINDS,
-        "kind_label": KIND_LABELS[kind],
+        "kind_label": kind_label(kind, day),
     })
 
 
@@ -221,6 +227,11 @@ def agreement_end(framework: Mapping) -> dt.date:
     if "end" in term:
         return parse_date(term["end"])
     return add_years(parse_date(framework["commencement"]), term["initial_years"]) - dt.timedelta(days=1)
+
+
+def law_date(framework: Mapping) -> str:
+    """The date whose law the agreement speaks: its own date, or its commencement if undated."""
+    return str(framework.get("agreement_date", framework["commencement"]))
 
 
 def schedule_years(data: Mapping) -> list[str]:
@@ -291,13 +302,14 @@ def schedule_order(schedules: list[Mapping]) -> list[Mapping]:
 
 def build_agreement(framework: Mapping, schedules: list[Mapping]) -> Record:
     """The whole agreement as one Record; schedules numbered in their final order."""
-    parties = {p["key"]: _party(p) for p in framework["parties"]}
+    parties = {p["key"]: _party(p, law_date(framework)) for p in framework["parties"]}
     ordered = schedule_order(schedules)
     built = tuple(_schedule(s, i, framework, parties) for i, s in enumerate(ordered, start=1))
     return freeze({
         **framework,
         "parties": tuple(parties[p["key"]] for p in framework["parties"]),
         "end": agreement_end(framework).isoformat(),
+        "law_date": law_date(framework),
         "nhs_parties": tuple(p for p in parties.values() if p.is_nhs),
         "council_parties": tuple(p for p in parties.values() if p.is_council),
         "schedules": built,

@@ -16,6 +16,7 @@ from assembler.engine.library import (
     BLOCK_LINE, BLOCKS, BODY_CONDITIONS, REF, SCHEDULE_CONDITIONS, TERM, ValueSlots, check_template,
     default_library, make_environment,
 )
+from assembler.law import candidates
 from assembler.model import COMPUTED
 from assembler.check.requirements import requirements
 from assembler.check.schema import _resolve, load_schema
@@ -117,3 +118,18 @@ def test_requirement_table_points_at_real_clauses():
     keys = _anchors()
     for req in requirements():
         assert req.clause in keys, f"{req.id} names clause {req.clause!r}, which the library does not have"
+
+
+@pytest.mark.parametrize("clause", CLAUSES, ids=lambda c: c.key)
+def test_every_law_lookup_names_a_topic_or_row(clause):
+    """law('x') and in_force('x') must name a topic or row of assembler/data/law.yaml."""
+    unknown = []
+    for source in [clause.body] + [definition for _, definition in clause.defines]:
+        for call in ENV.parse(source).find_all(nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name in ("law", "in_force"):
+                topic = call.args[0].value if call.args and isinstance(call.args[0], nodes.Const) else None
+                try:
+                    candidates(topic)
+                except KeyError:
+                    unknown.append(f"{call.node.name}({topic!r})")
+    assert not unknown, f"{clause.path}: {unknown}"

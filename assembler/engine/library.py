@@ -18,6 +18,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, pass_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
+from assembler import law
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
 from assembler.model import format_date, format_money, Money
 from assembler.resources import clauses_dir
@@ -204,6 +205,29 @@ def _sentence(text) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def _law_day(context):
+    return law.as_date(context["agreement"].law_date)
+
+
+@pass_context
+def _law(context, topic: str, form: str = "name") -> str:
+    """What answered ``topic`` on the agreement's date: its name, ``form='short'`` or ``form='cite'`` (with "the")."""
+    row = law.in_force(topic, _law_day(context))
+    if row is None:
+        raise ValueError(f"nothing answering '{topic}' in the law table was in force on {_law_day(context)}; "
+                         f"guard the text with in_force('{topic}')")
+    return {"short": row.short, "cite": row.cite}.get(form, row.name)
+
+
+@pass_context
+def _in_force(context, topic: str) -> bool:
+    return law.in_force(topic, _law_day(context)) is not None
+
+
+# The functions a clause may call: the law of the agreement's date (assembler/data/law.yaml).
+GLOBALS = {"law": _law, "in_force": _in_force}
+
+
 def _new_environment(finalize, parties) -> SandboxedEnvironment:
     """The sandbox every clause renders in; ``parties()`` gives the parties for |party."""
     env = SandboxedEnvironment(
@@ -212,8 +236,10 @@ def _new_environment(finalize, parties) -> SandboxedEnvironment:
         # {#anchor} is our paragraph-anchor markup, so Jinja comments use {## ##}.
         comment_start_string="{##", comment_end_string="##}",
     )
-    # The model is the only data a clause sees: no Jinja globals (cycler, lipsum, range...).
+    # The model is the only data a clause sees: no Jinja globals (cycler, lipsum, range...),
+    # only the law-in-force lookups, which read the agreement's own date.
     env.globals.clear()
+    env.globals.update(GLOBALS)
     env.filters.update({
         "date": format_date,
         "money": lambda m: format_money(m if isinstance(m, Money) else Money.parse(m)),
