@@ -41,29 +41,39 @@ def load(raw: bytes):
 # --- good files -----------------------------------------------------------
 
 
-def test_plain_data_and_yaml_1_1_types():
+def test_plain_data_and_yaml_1_2_core_types():
     loaded = load(
         b"name: Better Care Fund\n"
         b"start: 2017-04-01\n"
         b"pooled: NO\n"
+        b"agreed: Yes\n"
+        b"switch: on\n"
+        b"final: True\n"
+        b"draft: FALSE\n"
         b"version: 1.10\n"
-        b"amount: 1_000_000\n"
+        b"amount: 1000000\n"
+        b"scaled: 1e3\n"
         b"time: 12:30\n"
-        b"code: 0123\n"
         b"quoted: 'NO'\n"
         b"empty:\n"
+        b"tilde: ~\n"
         b"parties:\n  - name: council\n  - name: ccg\n"
     )
     assert loaded.data == {
         "name": "Better Care Fund",
         "start": "2017-04-01",
-        "pooled": False,
+        "pooled": "NO",
+        "agreed": "Yes",
+        "switch": "on",
+        "final": True,
+        "draft": False,
         "version": 1.1,
         "amount": 1000000,
+        "scaled": 1000.0,
         "time": "12:30",
-        "code": "0123",
         "quoted": "NO",
         "empty": None,
+        "tilde": None,
         "parties": [{"name": "council"}, {"name": "ccg"}],
     }
     assert loaded.display == NAME
@@ -74,9 +84,23 @@ def test_timestamps_stay_text():
     assert data == {"a": "2017-04-01", "b": "2001-12-14t21:59:43.10-05:00"}
 
 
+@pytest.mark.parametrize("text, how, plain", [
+    ("1_240_000", "with underscores", "1240000"),
+    ("0x20B70", "in hexadecimal", "134000"),
+    ("0o17", "in octal", "15"),
+    ("0b101", "in binary", "5"),
+    ("0123", "with a leading zero", "123"),
+])
+def test_numbers_in_odd_forms_are_refused(text, how, plain):
+    loaded, diagnostics = load_yaml_bytes(f"title: x\namount: {text}\nquoted: '{text}'\n".encode(), NAME)
+    assert loaded is None
+    assert [(d.code, d.location.line) for d in diagnostics] == [("S75-NUMBER", 2)]
+    assert how in diagnostics[0].message and f"({plain})" in diagnostics[0].hint
+
+
 def test_raw_text_of_no_and_1_10_is_kept():
     loaded = load(b"pooled: NO\nversion: 1.10\nquoted: \"1.10\"\n")
-    assert loaded.data["pooled"] is False
+    assert loaded.data["pooled"] == "NO"
     assert loaded.source.raw(("pooled",)) == ("NO", "plain")
     assert loaded.data["version"] == 1.1
     assert loaded.source.raw(("version",)) == ("1.10", "plain")
@@ -85,8 +109,12 @@ def test_raw_text_of_no_and_1_10_is_kept():
 
 
 def test_allowed_explicit_tags():
-    data = load(b"a: !!str 12\nb: !!int '7'\nc: !!bool 'yes'\nd: !!null ''\ne: !!float 1\n").data
+    data = load(b"a: !!str 12\nb: !!int '7'\nc: !!bool 'true'\nd: !!null ''\ne: !!float 1\n").data
     assert data == {"a": "12", "b": 7, "c": True, "d": None, "e": 1.0}
+
+
+def test_explicit_bool_tag_takes_yaml_1_2_words_only():
+    assert problems(b"c: !!bool yes\n") == [("S75-TAG", 1, 4)]
 
 
 def test_locate_nested_value_and_key():
@@ -166,7 +194,7 @@ def test_nesting_of_fifty_levels_is_allowed():
 
 
 def test_non_text_keys():
-    found = problems(b"1: a\nyes: b\n~: c\n? [x]\n: d\n<<: {e: 1}\n'2': fine\n")
+    found = problems(b"1: a\ntrue: b\n~: c\n? [x]\n: d\n<<: {e: 1}\n'2': fine\nyes: text in YAML 1.2\n")
     assert found == [
         ("S75-KEY", 1, 1),
         ("S75-KEY", 2, 1),

@@ -216,7 +216,9 @@ def _quote_hint(doc: YamlFile, path) -> str:
     return ""
 
 
-_BOOL_WORDS = {"yes", "no", "on", "off", "true", "false", "y", "n"}
+_BOOL_WORDS = {"true", "false"}  # YAML 1.2: only these (in any of three cases) are true/false
+# What YAML 1.1 tools read as true/false and YAML 1.2, as s75 and editors read it, as text.
+_OLD_BOOL_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
 def _type_error(doc: YamlFile, path, where: str, error: ValidationError) -> Diagnostic:
@@ -227,6 +229,9 @@ def _type_error(doc: YamlFile, path, where: str, error: ValidationError) -> Diag
         hint = _quote_hint(doc, path)
         if hint:
             return _diag(doc, path, "S75-QUOTE", f"{where} must be text, but YAML read {value!r}", hint)
+    if expected_list == ["boolean"] and isinstance(value, str) and value.lower() in _OLD_BOOL_WORDS:
+        return _diag(doc, path, "S75-TYPE", f"{where} must be true or false, not the text {value!r}",
+                     "write true or false: YAML reads yes, no, on and off as text")
     names = {"object": "a mapping of keys", "array": "a list", "string": "text", "integer": "a whole number",
              "boolean": "true or false", "number": "a number", "null": "empty"}
     wanted = " or ".join(names.get(t, t) for t in expected_list)
@@ -259,8 +264,15 @@ def _money_error(doc: YamlFile, path, value) -> Diagnostic:
             isinstance(value, str) and value.startswith("-") and value[1:].replace(".", "", 1).isdigit()):
         return _diag(doc, path, "S75-NEGATIVE", f"{where} is {value}: an amount of money cannot be negative",
                      "write the amount itself; a smaller contribution is written as the smaller figure, not as a deduction")
-    return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not an amount of money",
-                 "write whole pounds (1250000), a quoted amount with pence ('1250000.50') or tbc")
+    hint = "write whole pounds (1250000), a quoted amount with pence ('1250000.50') or tbc"
+    if isinstance(value, str) and any(ch.isdigit() for ch in value) and any(ch in value for ch in ",:_ £"):
+        hint = f"write the amount in plain digits, without commas, spaces, £ or ':' ({_digits(value)}); " + hint
+    return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not an amount of money", hint)
+
+
+def _digits(text: str) -> str:
+    """``text`` with the separators people put in amounts taken out: '1,240,000' -> '1240000'."""
+    return "".join(ch for ch in text if ch.isdigit() or ch == ".")
 
 
 def _explain_choice(error, doc, path, where, schema) -> list[Diagnostic]:

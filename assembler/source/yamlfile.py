@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Protocol, Union
 
 import yaml
-from yaml.constructor import SafeConstructor
-from yaml.resolver import Resolver
 
 from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location
 
@@ -44,7 +42,8 @@ CODES: dict[str, str] = {
     "S75-ALIAS": "YAML anchor (&) or alias (*) used",
     "S75-TAG": "explicit YAML tag (!!...) that is not a plain type, or a value it cannot read",
     "S75-DUPKEY": "the same key twice in one mapping",
-    "S75-KEY": "mapping key that is not text (a number, yes/no, a list, '<<'...)",
+    "S75-KEY": "mapping key that is not text (a number, true/false, a list, '<<'...)",
+    "S75-NUMBER": "a number written with underscores, in hexadecimal, octal or binary, or with a leading zero",
     "S75-NOTFOUND": "agreement directory or agreement.yaml missing",
     "S75-PATH": "a file that is a symlink, a directory, outside the agreement, or not a regular file",
     "S75-READ": "a file that exists but cannot be read (permission, I/O)",
@@ -81,7 +80,7 @@ class SourceMap:
 
     Paths are tuples into the data, e.g. ``("parties", 0, "name")``; ``()``
     is the root. ``scalars`` keeps the text YAML read before typing it and
-    its style, so a later stage can say "YAML reads NO as false".
+    its style, so a later stage can say "YAML reads 1.10 as 1.1".
     """
 
     display: str
@@ -342,59 +341,111 @@ def _control_chars(text: str, lines: _Lines, report: _Report) -> str:
 
 # --- scalars --------------------------------------------------------------
 
-_RESOLVER = Resolver()
 # PyYAML's binding to libyaml, when it was built with it; None means pure Python only.
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 _LIBYAML_DIFFERS = re.compile("[\t\x85\u2028\u2029\ufeff!?]|[|>][-+0-9]*#")
-_CONSTRUCTOR = SafeConstructor()
-_CONSTRUCT = {
-    _TAG_PREFIX + "int": _CONSTRUCTOR.construct_yaml_int,
-    _TAG_PREFIX + "float": _CONSTRUCTOR.construct_yaml_float,
-    _TAG_PREFIX + "bool": _CONSTRUCTOR.construct_yaml_bool,
-    _TAG_PREFIX + "null": _CONSTRUCTOR.construct_yaml_null,
-}
+
+# YAML 1.2 core schema, the meaning the editors' YAML language server and
+# check-jsonschema give plain text. PyYAML's own resolver is YAML 1.1, where
+# yes/no/on/off are booleans, 1_000 and 0b101 numbers and 12:30 is 750: a file
+# would then mean one thing in the editor and another in the built contract.
+_CORE = [
+    (_TAG_PREFIX + "null", re.compile(r"(?:~|null|Null|NULL|)\Z")),
+    (_TAG_PREFIX + "bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")),
+    (_TAG_PREFIX + "int", re.compile(r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z")),
+    (_TAG_PREFIX + "float", re.compile(
+        r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z")),
+]
+# Number forms one YAML tool reads as a number and another as text, or in a
+# base no contract uses: 1_240_000, 0x20B70, 0o17, 0b101, 017. s75 refuses
+# them rather than guess (S75-NUMBER); 12:30 is text in YAML 1.2 and stays so.
+_ODD_NUMBER = re.compile(
+    r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-9_]+"
+    r"|[0-9_]*_[0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[0-9_]*\.[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?)\Z")
+_ODD_NUMBER_NAMES = [("_", "with underscores"), ("0x", "in hexadecimal"), ("0o", "in octal"),
+                     ("0b", "in binary")]
 
 
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG_PREFIX):] if tag.startswith(_TAG_PREFIX) else tag
 
 
-def _surprising_number(text: str) -> bool:
-    """YAML 1.1 reads 12:30 as 750 and 0123 as 83; keep such text as written."""
-    digits = text.lstrip("+-").replace("_", "")
-    if ":" in digits:
-        return True
-    return len(digits) > 1 and digits[0] == "0" and digits[1] not in "xXbB."
+def _core_tag(text: str) -> str:
+    """The YAML 1.2 core-schema tag of a plain scalar's text."""
+    return next((tag for tag, pattern in _CORE if pattern.match(text)), _STR)
+
+
+def _core_value(tag: str, text: str):
+    """The value of ``text``, already known to match the core pattern of ``tag``."""
+    if tag == _TAG_PREFIX + "null":
+        return None
+    if tag == _TAG_PREFIX + "bool":
+        return text.lower() == "true"
+    if tag == _TAG_PREFIX + "int":
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text[2:] if base != 10 else text, base)
+    if "n" in text.lower():  # .inf, -.inf, .nan: Python spells them without the dot
+        return float(text.replace(".", "", 1))
+    return float(text)
+
+
+def _odd_number(text: str) -> tuple[str, str] | None:
+    """(how it is written, the same number in plain digits) if ``text`` is a number
+    in a form s75 refuses, else None."""
+    digits = text.lstrip("+-")
+    if not _ODD_NUMBER.match(text) or not any(ch.isdigit() for ch in digits):
+        return None
+    sign = "-" if text.startswith("-") else ""
+    clean = digits.replace("_", "")
+    for mark, name in _ODD_NUMBER_NAMES:
+        if mark == "_" and "_" in digits:
+            return name, sign + (clean.lstrip("0") or "0" if clean.isdigit() else clean)
+        if clean[:2].lower() == mark:
+            try:
+                return name, sign + str(int(clean[2:], {"0x": 16, "0o": 8, "0b": 2}[mark]))
+            except ValueError:
+                return name, "digits 0-9"
+    return "with a leading zero", sign + (clean.lstrip("0") or "0")
 
 
 class _BadValue(Exception):
     """A scalar that cannot be read; the message goes into an S75-TAG diagnostic."""
 
 
-def _scalar(event: yaml.ScalarEvent) -> tuple[object, str]:
-    """(value, resolved tag) of a scalar, as other YAML 1.1 tools would type it.
+class _OddNumber(Exception):
+    """A plain scalar written as a number in a refused form; the message goes into S75-NUMBER."""
 
-    Timestamps stay text (the schema checks their format), and numbers YAML
-    would read in base 8 or 60 stay text. Raises _BadValue for other tags.
+
+def _scalar(event: yaml.ScalarEvent) -> tuple[object, str]:
+    """(value, resolved tag) of a scalar, read with YAML 1.2 core-schema meaning.
+
+    Plain text is a null, a boolean, a number or text by the core schema's
+    patterns; quoted text is always text; dates stay text (the schema checks
+    their format). Raises _OddNumber for a number in a refused form and
+    _BadValue for a tag other than the plain types.
     """
     tag, text = event.tag, event.value
     explicit = tag not in (None, "!")
+    plain = not explicit and bool(event.implicit[0])
+    if plain or (explicit and tag != _STR):
+        how = _odd_number(text)
+        if how is not None:
+            raise _OddNumber(how)
     if not explicit:
-        tag = _RESOLVER.resolve(yaml.ScalarNode, text, event.implicit)
-        if tag in (_TAG_PREFIX + "timestamp", _TAG_PREFIX + "value", _TAG_PREFIX + "merge"):
-            return text, tag if tag.endswith("merge") else _STR
-        if tag in (_TAG_PREFIX + "int", _TAG_PREFIX + "float") and _surprising_number(text):
-            return text, _STR
+        tag = _core_tag(text) if plain else _STR
+        if plain and text == "<<":  # not in the core schema, but tools that merge keys read it so
+            return text, _TAG_PREFIX + "merge"
     if tag == _STR:
         return text, tag
     if tag not in _PLAIN_TAGS:
         raise _BadValue(f"the YAML tag '{_short_tag(tag)}' is not allowed")
-    try:
-        return _CONSTRUCT[tag](yaml.ScalarNode(tag, text)), tag
-    except (ValueError, LookupError, TypeError, ArithmeticError):
-        if not explicit:
-            return text, _STR  # e.g. an integer too long for Python: let the schema say so
+    read_as = _core_tag(text)
+    if read_as == _TAG_PREFIX + "int" and tag == _TAG_PREFIX + "float":
+        return float(_core_value(read_as, text)), tag
+    if read_as != tag:
         raise _BadValue(f"'{text}' cannot be read as {_short_tag(tag)}")
+    return _core_value(tag, text), tag
 
 
 # --- events -> data -------------------------------------------------------
@@ -526,7 +577,15 @@ class _Builder:
         except _BadValue as problem:
             self.report.at_mark(
                 event.start_mark, "S75-TAG", str(problem),
-                "delete the tag; write plain text, numbers, yes/no or dates",
+                "delete the tag; write plain text, numbers, true/false or dates",
+            )
+            value, tag = _BAD, None
+        except _OddNumber as odd:
+            how, plain = odd.args[0]
+            self.report.at_mark(
+                event.start_mark, "S75-NUMBER",
+                f"'{event.value}' is a number written {how}, which YAML tools read in different ways",
+                f"write numbers in plain digits ({plain}); if it is text, put it in quotes: '{event.value}'",
             )
             value, tag = _BAD, None
         if path is not None:
