@@ -1,5 +1,27 @@
-"""Allow ``python -m assembler`` as well as the ``s75`` console script."""
+"""The ``s75`` console script and ``python -m assembler``.
 
-from assembler.cli import main
+Loading the commands takes a few hundred milliseconds; Ctrl-C in that time
+would otherwise print a traceback from whichever import it interrupted. So
+before anything else is imported, SIGINT exits quietly; ``main`` then sets
+the handlers a running command uses.
+"""
 
-main()
+import signal
+
+
+def _quit(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _quit)
+
+from assembler.cli import main  # noqa: E402 - after the handler above, on purpose
+
+
+def run() -> None:
+    main()
+
+
+if __name__ == "__main__":
+    run()

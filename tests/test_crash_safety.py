@@ -20,6 +20,7 @@ from pathlib import Path
 import docx
 import pytest
 
+import assembler.word.files as files
 import assembler.word.writer as writer
 from assembler.diagnostics import BuildError
 from conftest import BASE, ROOT, edit, FINDING_LINE, s75
@@ -93,7 +94,7 @@ class _FullDisk(io.RawIOBase):
 def test_full_disk_mid_write_keeps_the_previous_document(previous, agreement, capsys, monkeypatch):
     out, before = previous
     real_fdopen = os.fdopen
-    monkeypatch.setattr(writer.os, "fdopen", lambda fd, *a, **k: _FullDisk(real_fdopen(fd, *a, **k), room=4096))
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, *a, **k: _FullDisk(real_fdopen(fd, *a, **k), room=4096))
     _fails_cleanly(capsys, monkeypatch, agreement, out, "[S75-WRITE]", "disk is full")
     assert out.read_bytes() == before
     assert _leftovers(out.parent) == []
@@ -105,7 +106,7 @@ def test_full_disk_at_fsync_keeps_the_previous_document(previous, agreement, cap
     def no_space(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(writer.os, "fsync", no_space)
+    monkeypatch.setattr(files.os, "fsync", no_space)
     _fails_cleanly(capsys, monkeypatch, agreement, out, "[S75-WRITE]", "disk is full")
     assert out.read_bytes() == before
     assert _leftovers(out.parent) == []
@@ -117,7 +118,7 @@ def test_failed_rename_keeps_the_previous_document(previous, agreement, capsys, 
     def busy(src, dst):
         raise OSError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(writer.os, "replace", busy)
+    monkeypatch.setattr(files.os, "replace", busy)
     _fails_cleanly(capsys, monkeypatch, agreement, out, "[S75-WRITE]", "close the document if it is open in Word")
     assert out.read_bytes() == before
     assert _leftovers(out.parent) == []
@@ -130,7 +131,7 @@ def test_interrupt_while_writing_keeps_the_previous_document(previous, agreement
     def interrupted(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(writer.os, "fsync", interrupted)
+    monkeypatch.setattr(files.os, "fsync", interrupted)
     from assembler.build.output import build
 
     with pytest.raises(KeyboardInterrupt):
@@ -172,7 +173,7 @@ def test_unwritable_output_is_a_clear_error(where, agreement, tmp_path, capsys, 
         def denied(*args, **kwargs):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-        monkeypatch.setattr(writer.tempfile, "mkstemp", denied)
+        monkeypatch.setattr(files.tempfile, "mkstemp", denied)
     _fails_cleanly(capsys, monkeypatch, agreement, out, "[S75-WRITE]", hint)
     assert not out.exists()
 
@@ -227,13 +228,14 @@ def test_two_builds_at_once_never_corrupt_the_output(tmp_path):
 
 _SLOW_WRITER = """
 import os, sys, time
+import assembler.word.files as files
 import assembler.word.writer as writer
 real = os.fsync
 def slow(fd):
     print("writing", flush=True)
     time.sleep(60)
     real(fd)
-writer.os.fsync = slow
+files.os.fsync = slow
 sys.argv = ["s75", "build", sys.argv[1], "-o", sys.argv[2]]
 from assembler.cli import main
 main()

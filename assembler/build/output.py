@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assembler.build.pipeline import assemble_source
-from assembler.build.provenance import write_manifest
+from assembler.build.provenance import manifest_bytes, manifest_path
 from assembler.check.validate import Validation
 from assembler.diagnostics import ERROR, Diagnostic, Location, S75Error, UsageError
 from assembler.engine import tree
 from assembler.source.folder import DirectorySource
+from assembler.word import files, writer
 from assembler.word.pdf import convert_to_pdf
-from assembler.word.writer import write_docx
 
 
 @dataclass(frozen=True)
@@ -78,21 +78,48 @@ def full_collections_deferred():
 FULL_COLLECTION_DEFERRAL = 1000  # young collections between full ones during a build (Python's default: 10)
 
 
+def _check_manifest_name(output: Path, manifest: Path) -> None:
+    """Refuse, before any work, a document name too long for its manifest's name to exist beside it."""
+    limit = files.name_max(output.parent if output.parent.is_dir() else Path("."))
+    excess = len(os.fsencode(manifest.name)) - limit
+    if excess > 0:
+        raise _usage(output, "S75-OUTPUT", f"the name {output.name!r} is too long for a final build: its manifest's "
+                     f"name would be {limit + excess} bytes, and this folder allows {limit}",
+                     f"choose a name at least {excess} bytes shorter")
+
+
 def build(path: str, output: Path | None = None, final: bool = False, force: bool = False,
           schedule: str = "", pdf: bool = False, compliance_annex: bool = False) -> BuildResult:
-    """Build the agreement at ``path`` into ``output`` (atomically)."""
+    """Build the agreement at ``path`` into ``output``, and for a final build its manifest, as one commit.
+
+    The document (and manifest) are made in memory first; then, holding the
+    output's lock, both are written and renamed into place together, or on
+    any failure neither is and the previous pair stays exactly as it was.
+    A manifest left beside ``output`` by an earlier final build goes with the
+    document it described, since it would no longer describe the new one.
+    """
 
     output = output or default_output(path, schedule)
     if output.suffix.lower() != ".docx":
         raise _usage(output, "S75-OUTPUT", "the output file must end in .docx", f"try -o {output.with_suffix('.docx')}")
+    if output.is_dir():
+        raise _usage(output, "S75-OUTPUT", f"{output} is a folder", "give a file name ending in .docx, or use --outdir")
+    manifest = manifest_path(output)
+    if final:
+        _check_manifest_name(output, manifest)
     with full_collections_deferred():
         assembled = assemble_source(DirectorySource(path), final, schedule, compliance_annex)
-        if output.exists() and is_final_document(output) and not force:
-            raise _usage(output, "S75-OVERWRITE", "a final document already exists here and is never overwritten silently",
-                         "use --force to replace it, or choose another file with -o")
-        write_docx(assembled.document, output)
+        data = writer.render_docx_bytes(assembled.document)
+    record = None
     if final:
-        write_manifest(path, output, final=final, schedule=schedule, compliance_annex=compliance_annex)
+        record = manifest_bytes(path, output, data, final=final, schedule=schedule, compliance_annex=compliance_annex)
+
+    def refuse_overwrite() -> None:
+        if not force and is_final_document(output):
+            raise _usage(output, "S75-OVERWRITE", "a final document already exists here and is never overwritten "
+                         "silently", "use --force to replace it, or choose another file with -o")
+
+    files.replace_files([(output, data), (manifest, record)], check=refuse_overwrite)
     pdf_path = None
     if pdf:
         pdf_path = convert_to_pdf([output], output.parent)[0]

@@ -36,7 +36,8 @@ from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, S75Er
 from assembler.resources import clauses_dir
 from assembler.source.folder import FRAMEWORK, SCHEDULES, DirectorySource
 from assembler.source.git import GitSource
-from assembler.word.writer import atomic_write, reference_template, render_docx_bytes
+from assembler.word import files
+from assembler.word.writer import reference_template, render_docx_bytes
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
@@ -131,9 +132,13 @@ def git_state(root: Path, leave_out: tuple[Path, ...] = ()) -> dict:
     return {"commit": commit.strip(), "clean": None if status is None else status.strip() == "", "path": path}
 
 
-def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, *, final: bool = True,
-                  schedule: str = "", compliance_annex: bool = False) -> dict:
-    """The manifest of a document just written to ``output`` from the agreement at ``agreement``."""
+def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, document_sha256: str, *,
+                  final: bool = True, schedule: str = "", compliance_annex: bool = False) -> dict:
+    """The manifest of the document whose bytes hash to ``document_sha256``, to be written to ``output``.
+
+    The hash is of the bytes this build wrote, never of the file on disk,
+    which another build may have replaced since.
+    """
     root = _agreement_root(agreement)
     output = Path(output)
     return {
@@ -144,7 +149,7 @@ def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, *, fi
         "library": library_files(),
         "build": {"final": final, "schedule": schedule, "compliance_annex": compliance_annex},
         "git": git_state(root, leave_out=(output, manifest_path(output))),
-        "output": {"file": output.name, "sha256": sha256_file(output)},
+        "output": {"file": output.name, "sha256": document_sha256},
     }
 
 
@@ -156,12 +161,10 @@ def _relative(path: Path, start: Path) -> str | None:
         return None
 
 
-def write_manifest(agreement: str | os.PathLike, output: str | os.PathLike, **options) -> Path:
-    """Write the manifest beside ``output`` atomically; BuildError S75-WRITE if it cannot."""
-    target = manifest_path(output)
-    data = json.dumps(make_manifest(agreement, output, **options), indent=2, sort_keys=True, ensure_ascii=False)
-    atomic_write(target, (data + "\n").encode("utf-8"))
-    return target
+def manifest_bytes(agreement: str | os.PathLike, output: str | os.PathLike, document: bytes, **options) -> bytes:
+    """The manifest file's contents for ``document`` (the bytes about to be written to ``output``)."""
+    data = make_manifest(agreement, output, sha256_bytes(document), **options)
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # --- verify -------------------------------------------------------------------------
@@ -233,6 +236,7 @@ def verify(document: str | os.PathLike) -> Verification:
     """Check a final document against its manifest: hashes first, then a rebuild byte for byte."""
     document = Path(document)
     result = Verification(document)
+    files.settle([document, manifest_path(document)])  # a build killed mid-commit is undone first
     if not document.is_file():
         raise BuildError(_finding(document, "S75-NOTFOUND", f"the document {document} does not exist"))
     manifest = read_manifest(document)

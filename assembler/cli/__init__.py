@@ -9,7 +9,9 @@ cause is printed as ``file:line:col: level [CODE] message (hint: ...)``.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
@@ -19,13 +21,45 @@ from assembler.cli.common import fail
 from assembler.diagnostics import S75Error
 
 
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) arrived: unwind like Ctrl-C, so every temporary file is removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, _frame) -> None:
+    raise Terminated(signum)
+
+
 def main() -> None:
-    """Entry point: run the command group; turn any failure into clean lines, never a traceback."""
+    """Entry point: run the command group; turn any failure into clean lines, never a traceback.
+
+    Ctrl-C and SIGTERM unwind the command (so temporary files are removed)
+    and exit with 128 + the signal's number, printing one line.
+    """
+    handlers = {signal.SIGINT: signal.default_int_handler}
+    handlers.update({getattr(signal, name): _terminate for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)})
+    if threading.current_thread() is not threading.main_thread():
+        handlers = {}  # only the main thread may set handlers (an embedding program's business, then)
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        _run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run() -> None:
     try:
         cli.main(prog_name="s75", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("s75: aborted", err=True)
-        sys.exit(1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("s75: interrupted", err=True)
+        sys.exit(128 + signal.SIGINT)
+    except Terminated as exc:
+        click.echo(f"s75: stopped by {signal.Signals(exc.signum).name}", err=True)
+        sys.exit(128 + exc.signum)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)

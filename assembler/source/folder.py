@@ -94,6 +94,19 @@ def _join(prefix: str, *parts: str) -> str:
     return "/".join([prefix, *parts]) if prefix else "/".join(parts)
 
 
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by Python as lone surrogates
+        return False
+    return True
+
+
+def name_for_display(name: str) -> str:
+    """A file name as text that can be printed: undecodable bytes as \\xNN escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def is_schedule_name(name: str) -> bool:
     """A YAML file name, not a hidden file (macOS '._x.yaml') or Office lock file ('~$x')."""
     return name.lower().endswith((".yaml", ".yml")) and not name.startswith((".", "~$"))
@@ -163,6 +176,12 @@ class DirectorySource:
         except OSError as error:
             raise load_error(display, "S75-READ", f"'{display}' cannot be read: {error.strerror}",
                               "check the directory's permissions")
+        unreadable = [name for name in names if is_schedule_name(name) and not _is_utf8(name)]
+        if unreadable:  # the name cannot be shown, recorded in a manifest or compared with git's
+            shown = name_for_display(unreadable[0])
+            raise load_error(self._shown(SCHEDULES, shown), "S75-PATH",
+                             f"the file name '{shown}' is not valid UTF-8",
+                             "rename the file, using only letters, digits, '-' and '_'")
         return sorted(name for name in names if is_schedule_name(name))
 
     def read_schedule(self, name: str) -> bytes:

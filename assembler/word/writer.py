@@ -11,14 +11,11 @@ written atomically (a failed build leaves the previous file untouched).
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import importlib.resources
 import io
-import os
 import pathlib
 import re
-import tempfile
 from contextlib import suppress
 
 from docx.enum.style import WD_STYLE_TYPE
@@ -29,7 +26,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from assembler.engine import tree
-from assembler.word import ooxml
+from assembler.word import files, ooxml
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
 
 AUTHOR = "s75 assembler"
@@ -632,58 +629,6 @@ def _diag(location: str, code: str, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(Location(location), ERROR, code, message, hint)
 
 
-def _write_hint(path: pathlib.Path, exc: OSError) -> str:
-    folder = path.parent
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return "the disk is full; free some space and build again"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return (f"you cannot write in {folder}; choose another output folder, "
-                "or close the document if it is open in Word")
-    if exc.errno == errno.ENOENT:
-        return f"the folder {folder} does not exist; create it or choose another output path"
-    if exc.errno == errno.ENOTDIR:
-        return f"part of {folder} is a file, not a folder; choose another output path"
-    if exc.errno == errno.EISDIR:
-        return f"{path} is a folder; give a file name ending in .docx"
-    return "check the output path and try again"
-
-
 def atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    tmp: str | None = None
-    try:
-        mode = path.stat().st_mode & 0o777 if path.is_file() else _default_mode()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise BuildError(_diag(
-            str(path), "S75-WRITE", f"cannot write {path.name}: {exc.strerror or exc}",
-            _write_hint(path, exc),
-        )) from exc
-    finally:
-        if tmp is not None:
-            with suppress(OSError):
-                os.unlink(tmp)
-
-
-def _default_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _fsync_dir(folder: pathlib.Path) -> None:
-    """Make the rename itself durable (POSIX only; a no-op elsewhere)."""
-    with suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Replace ``path`` with ``data`` all at once (see :mod:`assembler.word.files`)."""
+    files.replace_files([(pathlib.Path(path), data)])
