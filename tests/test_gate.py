@@ -1,0 +1,115 @@
+"""The final-build gate, row by row: each row of FINAL_CHECKS refuses its case and nothing else.
+
+Every row has a case below that only it refuses, run through the real CLI:
+removing a row lets its case build; inverting a row makes the clean final
+agreement fail (or its case pass). A new row without a case fails
+``test_every_row_has_a_case``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assembler.build.gate import FINAL_CHECKS, gate_document, open_blanks
+from assembler.build.pipeline import assemble_source
+from assembler.engine import tree
+from assembler.source.folder import DirectorySource
+from tests.conftest import edit, s75
+
+
+def _final(folder: Path) -> None:
+    edit(folder / "agreement.yaml", "status: draft", "status: final")
+
+
+def _status_still_draft(folder: Path) -> None:
+    """A draft agreement built with --final."""
+
+
+def _tbc(folder: Path) -> None:
+    _final(folder)
+    edit(folder / "schedules" / "pool.yaml", "        council: 400000", "        council: tbc")
+
+
+def _warning(folder: Path) -> None:
+    _final(folder)  # a joint risk pool with no amount is a warning (S75-RISK-SHARE), not an error
+    edit(folder / "agreement.yaml", "    model: own_overspend", "    model: joint_risk_pool")
+
+
+def _blank(folder: Path) -> None:
+    """An aligned-budget scheme may leave out its aims; the clause then shows a blank to complete."""
+    _final(folder)
+    lead = folder / "schedules" / "lead.yaml"
+    edit(lead, "  - lead_commissioning\n", "  - aligned_budget\n")
+    edit(lead, "lead_commissioning:\n  lead: council\n  on_behalf_of:\n    - ccg\n", "")
+    edit(lead, "aims:\n  - Commission one carers' support service for the city.\n", "")
+
+
+# row code -> (edit the base agreement, code reported, file:line it is reported at)
+CASES = {
+    "S75-FINAL": (_status_still_draft, "S75-FINAL", "agreement.yaml:4:9"),
+    "S75-TBC": (_tbc, "S75-TBC", "schedules/pool.yaml:47:18"),
+    "*": (_warning, "S75-RISK-SHARE", "agreement.yaml:87:12"),
+    "S75-BLANK": (_blank, "S75-BLANK", "agreement.yaml:1:1"),
+}
+
+
+def test_every_row_has_a_case():
+    assert [check.code for check in FINAL_CHECKS] == list(CASES)
+
+
+def test_the_clean_final_agreement_passes_every_row(base_copy, tmp_path, capsys, monkeypatch):
+    _final(base_copy)
+    target = tmp_path / "final.docx"
+    code, out, err = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(target))
+    assert code == 0, out + err
+    assert " error [" not in out
+    assert target.exists() and Path(str(target) + ".manifest.json").exists()
+
+
+@pytest.mark.parametrize("row", list(CASES), ids=lambda r: r.strip("*") or "warnings")
+def test_each_row_refuses_its_case_and_writes_nothing(row, base_copy, tmp_path, capsys, monkeypatch):
+    change, code, where = CASES[row]
+    change(base_copy)
+    # A draft build of the same agreement succeeds: only the gate stands in the way.
+    code_draft, _, err = s75(capsys, monkeypatch, "build", str(base_copy), "-o", str(tmp_path / "draft.docx"))
+    if row != "S75-FINAL":  # status: final makes every build final
+        assert code_draft == 1
+    else:
+        assert code_draft == 0, err
+    target = tmp_path / "final.docx"
+    exit_code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(target))
+    assert exit_code == 1
+    errors = [line for line in out.splitlines() if " error [" in line]
+    assert errors, out
+    assert {re.search(r"\[(S75-[A-Z0-9-]+)\]", line).group(1) for line in errors} == {code}, out
+    assert any(line.split(": error")[0].endswith(where) for line in errors), out
+    assert not target.exists()
+    assert not Path(str(target) + ".manifest.json").exists()
+
+
+def test_a_warning_keeps_its_own_code_and_says_why(base_copy, capsys, monkeypatch, tmp_path):
+    _warning(base_copy)
+    _, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(tmp_path / "x.docx"))
+    assert "error [S75-RISK-SHARE]" in out and "(a final build allows no warnings)" in out
+
+
+def test_status_final_makes_a_build_final_without_the_flag(base_copy, capsys, monkeypatch, tmp_path):
+    _tbc(base_copy)
+    code, out, _ = s75(capsys, monkeypatch, "build", str(base_copy), "-o", str(tmp_path / "x.docx"))
+    assert code == 1 and "error [S75-TBC]" in out
+
+
+def test_signing_blanks_pass_and_open_blanks_do_not(base_copy):
+    document = assemble_source(DirectorySource(str(base_copy))).document
+    para = next(b for s in document.sections for b in s.blocks if getattr(b, "parts", None))
+    para.parts = para.parts + [tree.Blank("date of signing", signing=True)]
+    assert open_blanks(document) == []
+    para.parts = para.parts + [tree.Blank("aims", signing=False), tree.Blank("aims", signing=False)]
+    assert open_blanks(document) == ["aims", "aims"]
+    validation = assemble_source(DirectorySource(str(base_copy))).validation
+    found = gate_document(validation, document)
+    assert [(d.code, d.level) for d in found] == [("S75-BLANK", "error")]
+    assert "'aims'" in found[0].message
