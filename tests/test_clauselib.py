@@ -86,6 +86,9 @@ def _anchors() -> set[str]:
     for clause in CLAUSES:
         keys.add(clause.key)
         keys |= {f"{clause.key}.{a}" for a in re.findall(r"^-+\s+\{#([a-z0-9-]+)\}", clause.body, re.M)}
+    for generated in LIBRARY.outline.generated:  # a keyed generated schedule's parts are cited as KEY/part
+        if generated.key:
+            keys |= {f"{generated.key}/{k}" for k in keys if k.split(".")[0] in generated.parts}
     return keys
 
 

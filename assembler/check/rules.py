@@ -152,6 +152,39 @@ def party_references_exist(ctx: Context):
                           _suggest(key, known), key=is_key)
 
 
+MONITORING_BY = ("pool_manager", "lead_commissioner", "host_partner", "each_partner")
+MONITORING_TO = ("partners", "nhs_england")
+_KEY_LIKE = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+@rule
+def governance_references_exist(ctx: Context):
+    """Who reports, reviews and agrees contributions must be a party or a governance body the agreement has."""
+    bodies = [b["key"] for b in ctx.data.get("governance", {}).get("bodies", [])]
+    for doc in ctx.schedules:
+        data = doc.data
+        monitoring = data.get("management", {}).get("monitoring")
+        for i, report in enumerate(monitoring if isinstance(monitoring, list) else []):
+            if report["by"] not in MONITORING_BY and report["by"] not in data["partners"]:
+                yield _at(doc, ("management", "monitoring", i, "by"), "S75-GOVREF",
+                          f"'{report['by']}' gives a report but is neither a partner to this scheme nor one of "
+                          f"{', '.join(MONITORING_BY)}", _suggest(report["by"], [*MONITORING_BY, *data["partners"]]))
+            to = report["to"]
+            if _KEY_LIKE.match(to) and to not in (*MONITORING_TO, *bodies, *data["partners"]):
+                yield _at(doc, ("management", "monitoring", i, "to"), "S75-GOVREF",
+                          f"'{to}' receives a report but is not a partner, a governance body, partners or nhs_england",
+                          _suggest(to, [*MONITORING_TO, *bodies, *data["partners"]]))
+        named = [(("contributions", "variation", "agreed_by"), data.get("contributions", {}).get("variation")),
+                 (("contributions", "variation", "moves_between_lines_by"), data.get("contributions", {}).get("variation")),
+                 (("duration", "review", "by"), data.get("duration", {}).get("review"))]
+        for path, holder in named:
+            key = holder.get(path[-1]) if isinstance(holder, dict) else None
+            allowed = bodies if path[-1] == "moves_between_lines_by" else ["partners", *bodies]
+            if key is not None and key not in allowed:
+                yield _at(doc, path, "S75-GOVREF", f"'{key}' is not {'a governance body' if path[-1] == 'moves_between_lines_by' else 'partners or a governance body'} of this agreement",
+                          _suggest(key, allowed) if allowed else "add the body under governance: bodies: in agreement.yaml")
+
+
 @rule
 def common_seal_only_for_councils(ctx: Context):
     for i, party in enumerate(ctx.data["parties"]):

@@ -144,6 +144,9 @@ def _schedules(renderer: Renderer) -> list[tree.Section]:
                                      subtitle=_schedule_subtitle(schedule)))
     held = body_conditions(agreement)
     for generated in library.outline.generated:
+        if generated.each:
+            sections.append(_combined_schedule(generated, agreement, library, renderer, held))
+            continue
         items = agreement.governance.bodies if generated.for_each == "governance_body" else [None]
         for body in items:
             context = {"agreement": agreement}
@@ -162,6 +165,24 @@ def _schedules(renderer: Renderer) -> list[tree.Section]:
     for number, section in enumerate(sections, start=1):
         section.number = str(number)
     return sections
+
+
+def _combined_schedule(generated, agreement: Record, library: Library, renderer: Renderer, held) -> tree.Section:
+    """One schedule: its parts once, then its ``each`` parts for every governance body, headed by the body's name."""
+    key = generated.key or f"generated-{generated.parts[0]}"
+    context = {"agreement": agreement}
+    blocks = []
+    for part in generated.parts:
+        if applies(library.clauses[part], held):
+            blocks += renderer.clause_blocks(library.clauses[part], context, f"{key}/")
+    for body in agreement.governance.bodies:
+        body_context = {"agreement": agreement, "body": body}
+        for part in generated.each:
+            clause = library.clauses[part]
+            if applies(clause, held):
+                heading = _plain_title(renderer, clause.heading, body_context)
+                blocks += renderer.clause_blocks(clause, body_context, f"{key}/{body.key}/", heading=heading)
+    return tree.Section("schedule", _plain_title(renderer, generated.title, context), blocks, key=key)
 
 
 def _schedule_subtitle(schedule: Record) -> str:

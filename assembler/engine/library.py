@@ -64,9 +64,18 @@ class Clause:
 
 @dataclass(frozen=True)
 class GeneratedSchedule:
+    """A schedule built from agreement.yaml rather than a schedule file.
+
+    With ``for_each: governance_body`` and no ``each``, the parts make one
+    schedule per body; with ``each``, one schedule holds the parts once and
+    then the ``each`` parts for every body, headed by the body's name.
+    """
+
     title: str
     for_each: str
     parts: tuple[str, ...]
+    key: str = ""
+    each: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ class Outline:
         for parts in self.schedules.values():
             keys += parts
         for generated in self.generated:
-            keys += generated.parts
+            keys += generated.parts + generated.each
         return keys
 
 
@@ -143,8 +152,8 @@ def load_library(folder: Path | None = None) -> Library:
         recitals=tuple(raw.get("recitals", [])),
         body=tuple(raw.get("body", [])),
         schedules={kind: tuple(parts) for kind, parts in raw.get("schedules", {}).items()},
-        generated=tuple(GeneratedSchedule(g["title"], g.get("for_each", ""), tuple(g["parts"]))
-                        for g in raw.get("generated_schedules", [])),
+        generated=tuple(GeneratedSchedule(g["title"], g.get("for_each", ""), tuple(g["parts"]), g.get("key", ""),
+                                          tuple(g.get("each", ()))) for g in raw.get("generated_schedules", [])),
     )
     for key in outline.all_keys():
         if key not in clauses:

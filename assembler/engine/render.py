@@ -148,8 +148,9 @@ class Renderer:
             parts.append(tree.Text(joined))
         return parts
 
-    def clause_blocks(self, clause: Clause, context: dict, key_prefix: str, level_one: bool = True) -> list[tree.Block]:
-        """One clause: its heading paragraph, then its body paragraphs and blocks."""
+    def clause_blocks(self, clause: Clause, context: dict, key_prefix: str, level_one: bool = True,
+                      heading: str | None = None) -> list[tree.Block]:
+        """One clause: its heading paragraph (``heading``, if given, instead of the clause's), then its body."""
         rendered = self._render_source(clause, clause.body, context)
         if rendered is None:
             return []
@@ -158,7 +159,7 @@ class Renderer:
             self.defined.setdefault(term, (clause, source))
         blocks: list[tree.Block] = []
         if level_one:
-            blocks.append(tree.Para([], level=1, key=key_prefix + clause.key, heading=clause.heading))
+            blocks.append(tree.Para([], level=1, key=key_prefix + clause.key, heading=heading or clause.heading))
         current: tree.Para | None = None
         lines: list[str] = []  # the current paragraph's text, one entry per source line
         seen_level_two = False
