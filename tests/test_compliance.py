@@ -131,17 +131,22 @@ def test_a_tbc_contribution_makes_reg_7_3_b_incomplete(tmp_path, capsys, monkeyp
 
 
 @pytest.mark.parametrize("start,new,code", [
-    ("  monitoring: The pool manager reports", "  monitoring: '   '", "S75-R7-3G"),
-    ("  review: The Joint Commissioning Board reviews", "  review: To be confirmed", "S75-R7-3F"),
+    ("  monitoring:", "  monitoring: '   '", "S75-R7-3G"),
+    ("  review:", "  review: To be confirmed", "S75-R7-3F"),
     ("    role: Director, Quality and Integration", "    role: '[\u25cf]'", "S75-R7-5"),
 ], ids=["blank", "to-be-confirmed", "placeholder"])
 def test_blank_words_and_placeholders_are_incomplete(start, new, code, tmp_path):
-    """The whole line starting ``start`` is replaced by ``new``."""
+    """The line starting ``start``, with any lines nested under it, is replaced by ``new``."""
     target = _southampton_copy(tmp_path)
     bcf = target / "schedules" / "bcf.yaml"
-    text = bcf.read_text(encoding="utf-8")
-    line = next(l for l in text.splitlines() if l.startswith(start))
-    bcf.write_text(text.replace(line, new), encoding="utf-8")
+    lines = bcf.read_text(encoding="utf-8").splitlines()
+    first = next(i for i, l in enumerate(lines) if l.startswith(start))
+    depth = len(start) - len(start.lstrip())
+    last = first + 1
+    while last < len(lines) and len(lines[last]) - len(lines[last].lstrip()) > depth:
+        last += 1
+    lines[first:last] = [new]
+    bcf.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _, rows = _report(target)
     row = _row(rows, code)
     assert row.status == INCOMPLETE, row
