@@ -191,6 +191,11 @@ def test_every_rule_code_has_a_case():
         (Path(__file__).resolve().parents[1] / "assembler" / "data" / "requirements.yaml").read_text(encoding="utf-8")
     )
     wanted |= {row["code"] for row in requirements if row["yaml"]}
+    # A row whose first key is also an earlier row's (reg 7(4)'s host partner is
+    # reg 7(3)(g)'s too) is reported in that row's finding, which names both.
+    wanted -= {row["code"] for i, row in enumerate(requirements) if row["yaml"] and any(
+        row["yaml"][0] in earlier["yaml"] and set(row["scope"].split()) & set(earlier["scope"].split())
+        for earlier in requirements[:i])}
     assert not wanted - codes, sorted(wanted - codes)
 
 

@@ -144,20 +144,31 @@ def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> I
 
 
 def requirement_findings(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> list[Diagnostic]:
-    findings = []
+    """One finding per missing item: where two regulations need the same missing key (a
+    host partner: reg 7(3)(g) and reg 7(4)), one finding names both."""
+    groups: dict[tuple, list[Check]] = {}
     for result in applicable_checks(framework, schedules):
-        if result.met:
-            continue
+        if not result.met:
+            groups.setdefault((id(result.doc), result.missing[0]), []).append(result)
+    findings = []
+    for (_, dotted), results in groups.items():
         # Report at the deepest part of the first missing path that exists.
-        dotted = result.missing[0]
-        target = framework if dotted.startswith("agreement.") else result.doc
+        target = framework if dotted.startswith("agreement.") else results[0].doc
         _, path = _lookup(target.data, dotted.removeprefix("agreement."))
         location = target.source.key_location(path) if path else target.source.locate(())
-        req = result.requirement
+        reqs = [r.requirement for r in results]
+        missing = list(dict.fromkeys(m for r in results for m in r.missing))
+        regulations = _and([r.regulation for r in reqs])
+        verb = "requires" if len(reqs) == 1 else "require"
+        said = "; and ".join(r.requirement[0].lower() + r.requirement[1:].rstrip(".") for r in reqs)
         findings.append(Diagnostic(
-            location, ERROR, req.code,
-            f"{req.regulation} requires: {req.requirement[0].lower()}{req.requirement[1:]} "
-            f"Missing: {', '.join(result.missing)}",
-            req.hint,
+            location, ERROR, reqs[0].code,
+            f"{regulations} {verb}: {said}. Missing: {', '.join(missing)}",
+            reqs[0].hint,
         ))
     return findings
+
+
+def _and(items: list[str]) -> str:
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -8,16 +8,18 @@ quotes").
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from jsonschema import Draft202012Validator, FormatChecker, validators
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from assembler.diagnostics import ERROR, Diagnostic
-from assembler.source.yamlfile import YamlFile
+from assembler.source.yamlfile import YamlFile, odd_number_words
 from assembler.resources import schemas_dir
 
 SCHEMA_FILES = {
@@ -114,10 +116,71 @@ def human_path(path) -> str:
 
 def check_shape(doc: YamlFile, schema_name: str) -> list[Diagnostic]:
     """Every shape problem in one file, each located and explained."""
-    findings: list[Diagnostic] = []
-    for error in _validator(schema_name).iter_errors(doc.data):
+    return shape(doc, schema_name).findings
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A file's shape findings, and the data the rules may still read.
+
+    ``usable`` is the file itself when its shape is right; when the only
+    problems are amounts of money that are not amounts and unknown keys, it is
+    a copy with those amounts read as tbc and those keys left out, so that a
+    bad amount does not hide a bad party name on the same line (each mistake
+    is reported in the same run). ``stand_ins`` are the paths read as tbc: a
+    later finding there is about the stand-in, not the file. Otherwise None.
+    """
+
+    findings: list[Diagnostic]
+    usable: YamlFile | None
+    stand_ins: tuple[tuple, ...] = ()
+
+
+def shape(doc: YamlFile, schema_name: str) -> Shape:
+    """The file's shape findings, one per mistake, and what the rules may read (see Shape)."""
+    errors = list(_validator(schema_name).iter_errors(doc.data))
+    odd = doc.source.odd_numbers
+    formats = {tuple(e.absolute_path) for e in errors if e.validator == "format"}
+    findings = [_diag(doc, path, "S75-NUMBER", *odd_number_words(doc.source.raw(path)[0], how, plain))
+                for path, (how, plain) in odd.items()]
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if path in odd or (error.validator == "pattern" and path in formats):
+            continue  # said already: an odd number by S75-NUMBER, a malformed date by its format
         findings.extend(_explain(error, doc))
-    return findings
+    if not errors:
+        return Shape(findings, doc)
+    repaired = _repaired(doc.data, errors)
+    if repaired is None or any(True for _ in _validator(schema_name).iter_errors(repaired[0])):
+        return Shape(findings, None)
+    return Shape(findings, replace(doc, data=repaired[0]), repaired[1])
+
+
+def _repaired(data, errors) -> tuple[object, tuple[tuple, ...]] | None:
+    """A copy of ``data`` with bad amounts read as tbc and unknown keys left out; None if
+    another kind of problem means the rules cannot read the file."""
+    data = copy.deepcopy(data)
+    stand_ins = []
+    for error in errors:
+        path = tuple(error.absolute_path)
+        schema = _resolve(error.schema)
+        if error.validator == "anyOf" and _is_money(schema) and path:
+            parent = _at_path(data, path[:-1])
+            parent[path[-1]] = "tbc"
+            stand_ins.append(path)
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            node = _at_path(data, path)
+            for key in [k for k in node if k not in schema.get("properties", {})]:
+                del node[key]
+        else:
+            return None
+    return data, tuple(stand_ins)
+
+
+def _at_path(data, path):
+    for part in path:
+        data = data[part]
+    return data
 
 
 # --- turning jsonschema errors into diagnostics --------------------------
@@ -280,8 +343,6 @@ def _explain_choice(error, doc, path, where, schema) -> list[Diagnostic]:
         options = [" and ".join(s["required"]) for s in schema[error.validator]]
         return [_diag(doc, path, "S75-REQUIRED", f"{where} needs exactly one of: {', '.join(options)}",
                       schema.get("description", ""), at_key=True)]
-    from jsonschema.exceptions import best_match
-
     best = best_match(error.context) if error.context else None
     if best is not None:
         return _explain(best, doc)

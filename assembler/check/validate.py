@@ -13,7 +13,7 @@ from assembler.source.folder import AgreementFiles, load_agreement
 from assembler.model import Record, build_agreement, with_defaults
 from assembler.check.requirements import requirement_findings
 from assembler.check.rules import Context, run_rules
-from assembler.check.schema import _resolve, check_shape, load_schema
+from assembler.check.schema import _resolve, load_schema, shape
 
 
 @dataclass(frozen=True)
@@ -52,26 +52,24 @@ def validate_files(files: AgreementFiles | None, findings) -> Validation:
     if files is None or files.framework is None:
         return Validation(files, tuple(sorted_diagnostics(findings)))
 
-    framework_ok = True
-    shape = check_shape(files.framework, "framework")
-    findings += shape
-    framework_ok = not shape
-    good_schedules = []
-    for doc in files.schedules:
-        problems = check_shape(doc, "schedule")
-        findings += problems
-        if not problems:
-            good_schedules.append(doc)
+    framework = shape(files.framework, "framework")
+    findings += framework.findings
+    schedules = [shape(doc, "schedule") for doc in files.schedules]
+    for result in schedules:
+        findings += result.findings
 
-    if framework_ok:
-        context = Context(files.framework, tuple(good_schedules))
-        findings += run_rules(context)
-        findings += requirement_findings(files.framework, tuple(good_schedules))
+    if framework.usable is not None:
+        usable = tuple(r.usable for r in schedules if r.usable is not None)
+        stand_ins = {r.usable.source.locate(path) for r in (framework, *schedules) if r.usable is not None
+                     for path in r.stand_ins}
+        context = Context(framework.usable, usable)
+        later = run_rules(context) + requirement_findings(framework.usable, usable)
+        # A value read as tbc in place of a bad amount: the shape finding there says it all.
+        findings += [d for d in later if d.location not in stand_ins]
 
     findings = sorted_diagnostics(findings)
     agreement = None
-    complete = framework_ok and len(good_schedules) == len(files.schedules)
-    if complete and not any(d.level == ERROR for d in findings):
+    if not any(d.level == ERROR for d in findings):
         agreement = build_model(files)
     return Validation(files, tuple(findings), agreement)
 

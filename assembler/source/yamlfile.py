@@ -19,7 +19,7 @@ import bisect
 import os
 import re
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Protocol, Union
 
@@ -87,6 +87,11 @@ class SourceMap:
     values: Mapping[PathKey, Location]
     keys: Mapping[PathKey, Location]
     scalars: Mapping[PathKey, tuple[str, str]]
+    # Values written as numbers in a form s75 refuses (1_000, 0x10): path ->
+    # (how it is written, the number in plain digits). They load as their
+    # text, so the rest of the file is still checked; the schema stage
+    # reports each one (S75-NUMBER).
+    odd_numbers: Mapping[PathKey, tuple[str, str]] = field(default_factory=dict)
 
     def locate(self, path: Iterable[str | int] = ()) -> Location:
         """Location of the value at ``path``, else of its nearest known ancestor."""
@@ -409,6 +414,12 @@ def _odd_number(text: str) -> tuple[str, str] | None:
     return "with a leading zero", sign + (clean.lstrip("0") or "0")
 
 
+def odd_number_words(text: str, how: str, plain: str) -> tuple[str, str]:
+    """(message, hint) of the S75-NUMBER finding for ``text``."""
+    return (f"'{text}' is a number written {how}, which YAML tools read in different ways",
+            f"write numbers in plain digits ({plain}); if it is text, put it in quotes: '{text}'")
+
+
 class _BadValue(Exception):
     """A scalar that cannot be read; the message goes into an S75-TAG diagnostic."""
 
@@ -487,6 +498,7 @@ class _Builder:
         self.values: dict[PathKey, Location] = {}
         self.keys: dict[PathKey, Location] = {}
         self.scalars: dict[PathKey, tuple[str, str]] = {}
+        self.odd_numbers: dict[PathKey, tuple[str, str]] = {}
         self.spans: list[tuple[int, int]] = []  # quoted and block scalars
         self.aliases: set[str] = set()
         self.saw_empty = False  # an empty plain scalar (e.g. "key:" with no value)
@@ -581,13 +593,13 @@ class _Builder:
             )
             value, tag = _BAD, None
         except _OddNumber as odd:
-            how, plain = odd.args[0]
-            self.report.at_mark(
-                event.start_mark, "S75-NUMBER",
-                f"'{event.value}' is a number written {how}, which YAML tools read in different ways",
-                f"write numbers in plain digits ({plain}); if it is text, put it in quotes: '{event.value}'",
-            )
-            value, tag = _BAD, None
+            if role == "key" or path is None:
+                how, plain = odd.args[0]
+                self.report.at_mark(event.start_mark, "S75-NUMBER", *odd_number_words(event.value, how, plain))
+                value, tag = _BAD, None
+            else:
+                value, tag = event.value, _STR
+                self.odd_numbers[path] = odd.args[0]
         if path is not None:
             self.values[path] = self._location(event.start_mark)
             self.scalars[path] = (event.value, _STYLES.get(style, "plain"))
@@ -825,7 +837,7 @@ def load_yaml_bytes(raw: bytes, display: str) -> tuple[YamlFile | None, list[Dia
     diagnostics = report.result()
     if diagnostics:
         return None, diagnostics
-    source = SourceMap(display, builder.values, builder.keys, builder.scalars)
+    source = SourceMap(display, builder.values, builder.keys, builder.scalars, builder.odd_numbers)
     diagnostics = _escaped_control_chars(builder.root, source)
     if diagnostics:
         return None, diagnostics
