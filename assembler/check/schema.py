@@ -46,9 +46,15 @@ _StrictIntegers = validators.extend(
 
 
 @lru_cache(maxsize=None)
+def inlined_schema(name: str) -> dict:
+    """The schema ``name`` with every $ref replaced by what it names (see _inline_refs)."""
+    return _inline_refs(load_schema(name), load_schema(name))
+
+
+@lru_cache(maxsize=None)
 def _validator(name: str):
     registry = Registry().with_resource(_COMMON, Resource.from_contents(load_schema("common")))
-    schema = _inline_refs(load_schema(name), load_schema(name))
+    schema = inlined_schema(name)
     return _StrictIntegers(schema, registry=registry, format_checker=FormatChecker())
 
 

@@ -31,14 +31,23 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 
 
 @click.command()
-@click.argument("which", type=click.Choice(["framework", "schedule"]), default="framework")
+@click.argument("which", type=click.Choice(["framework", "schedule", "common"]), default="framework")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON Schema itself.")
 def schema(which: str, as_json: bool) -> None:
-    """Print the help text of every field of agreement.yaml or a schedule."""
+    """Print the help text of every field of agreement.yaml or a schedule.
+
+    common is the schema of the types both share (money, dates, officers);
+    with --json, the three files are what an editor needs to check an
+    agreement kept outside this repository.
+    """
 
     document = load_schema(which)
     if as_json:
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    if which == "common":
+        for name, definition in document["$defs"].items():
+            click.echo(f"{name}: {definition.get('description', definition.get('title', ''))}")
         return
     click.echo(f"{document['title']}\n{document['description']}\n")
     for line in _describe_schema(document, _resolve, ""):
