@@ -434,6 +434,63 @@ def dfg_is_capital(ctx: Context):
 
 
 @rule
+def dfg_comes_from_councils(ctx: Context):
+    """The Disabled Facilities Grant is a grant to local housing authorities: no NHS body pays it."""
+    for doc in ctx.schedules:
+        for n, line in enumerate(doc.data.get("lines", [])):
+            if line.get("category") != "dfg":
+                continue
+            for year, amounts in line["contributions"].items():
+                for key in amounts:
+                    party = ctx.parties.get(key)
+                    if party and party["kind"] in NHS_KINDS:
+                        yield _at(doc, ("lines", n, "contributions", year, key), "S75-DFG-NHS",
+                                  f"'{line['name']}' is Disabled Facilities Grant, a capital grant paid to "
+                                  f"councils, but {year} shows a contribution from {party['name']}, an NHS body",
+                                  "record the grant as the council's contribution; NHS money goes in another line",
+                                  key=True)
+
+
+@rule
+def dfg_passed_on_in_full(ctx: Context):
+    """Each district council's amount is stated, and together they are the whole line, year by year."""
+    for doc in ctx.schedules:
+        for n, line in enumerate(doc.data.get("lines", [])):
+            districts = line.get("pass_through_to")
+            if not districts:
+                continue
+            years = sorted(line["contributions"])
+            where = ("lines", n, "pass_through_to")
+            passed: dict[str, list[Money]] = {year: [] for year in years}
+            for d, district in enumerate(districts):
+                if "amount" in district and len(years) > 1:
+                    yield _at(doc, where + (d, "amount"), "S75-DFG-SPLIT",
+                              f"{district['name']} has one amount, but the line runs for {len(years)} years "
+                              f"({', '.join(years)})", "write amounts: with the amount for each year", key=True)
+                    continue
+                amounts = {years[0]: district["amount"]} if "amount" in district else district["amounts"]
+                for year in sorted(set(amounts) - set(years)):
+                    yield _at(doc, where + (d, "amounts", year), "S75-DFG-SPLIT",
+                              f"{district['name']} has an amount for {year}, a year the line has no contributions for",
+                              f"the line's years are {', '.join(years)}", key=True)
+                for year in years:
+                    if year not in amounts:
+                        yield _at(doc, where + (d, "amounts"), "S75-DFG-SPLIT",
+                                  f"{district['name']} has no amount for {year}", f"add {year}: to its amounts", key=True)
+                    else:
+                        passed[year].append(Money.parse(amounts[year]))
+            for year in years:
+                given = total(passed[year])
+                whole = total(Money.parse(a) for a in line["contributions"][year].values())
+                if len(passed[year]) == len(districts) and not (given.is_tbc or whole.is_tbc) and given != whole:
+                    yield _at(doc, where, "S75-DFG-SPLIT",
+                              f"in {year} the district councils' amounts add up to {given}, but the line's "
+                              f"contributions are {whole} (difference {Money(whole.amount - given.amount)})",
+                              "the whole grant passes to the district councils: correct their amounts or the "
+                              "line's contributions", key=True)
+
+
+@rule
 def phases_use_listed_arrangements(ctx: Context):
     for doc in ctx.schedules:
         listed = doc.data.get("arrangements", [])
