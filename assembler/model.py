@@ -205,7 +205,8 @@ COMPUTED = {
     "agreement": ("end", "law_date", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
                   "pooled_schedules", "party_index"),
     "party": ("is_nhs", "is_council", "kind_label"),
-    "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "start", "end", "years",
+    "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "provider", "provided_for",
+                 "start", "end", "years",
                  "effective_risk_share", "effective_underspend", "body", "capital_lines", "money",
                  "grand_total"),
 }
@@ -290,6 +291,12 @@ def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[s
         computed["lead"] = parties.get(lead, lead)
         behalf = lead_data.get("on_behalf_of") or [p for p in partners if p != lead]
         computed["on_behalf_of"] = tuple(parties[p] for p in behalf if p in parties)
+    provision = data.get("integrated_provision")
+    if provision is not None and "provider" in provision:
+        provider = provision["provider"]
+        computed["provider"] = parties.get(provider, provider)
+        behalf = provision.get("on_behalf_of") or [p for p in partners if p != provider]
+        computed["provided_for"] = tuple(parties[p] for p in behalf if p in parties)
     bodies = {b["key"]: b for b in framework["governance"]["bodies"]}
     if data.get("governance_body") in bodies:
         computed["body"] = bodies[data["governance_body"]]

@@ -185,7 +185,7 @@ def test_every_rule_code_has_a_case():
         "S75-MEMBERS", "S75-PHASE", "S75-S256", "S75-REQUIRED", "S75-UNKNOWN-KEY", "S75-TYPE",
         "S75-ENUM", "S75-FORMAT", "S75-PATTERN", "S75-FLOAT-MONEY", "S75-QUOTE", "S75-DUPKEY",
         "S75-ALIAS", "S75-TAB", "S75-YAML", "S75-POOL-MANAGER", "S75-RISK-SHARE", "S75-NEGATIVE", "S75-CONTROL",
-        "S75-NUMBER", "S75-DFG-SPLIT", "S75-DFG-NHS",
+        "S75-NUMBER", "S75-DFG-SPLIT", "S75-DFG-NHS", "S75-PROVIDER", "S75-PAYMENT",
     }
     requirements = yaml.safe_load(
         (Path(__file__).resolve().parents[1] / "assembler" / "data" / "requirements.yaml").read_text(encoding="utf-8")

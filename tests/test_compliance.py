@@ -20,13 +20,14 @@ from assembler.check.validate import validate_source
 from conftest import BASE, EXAMPLES, edit, s75
 
 SOUTHAMPTON = next(p for p in EXAMPLES if p.name == "southampton-bcf-2017")
+PORTSMOUTH = next(p for p in EXAMPLES if p.name == "portsmouth-framework-2022")
 
 # Which agreement and file exercise each scope.
 TARGETS = {
     "framework": (SOUTHAMPTON, "agreement.yaml"),
     "pooled_fund": (BASE, "schedules/pool.yaml"),
     "lead_commissioning": (BASE, "schedules/lead.yaml"),
-    "integrated_provision": (BASE, "schedules/lead.yaml"),
+    "integrated_provision": (PORTSMOUTH, "schedules/chc.yaml"),  # pooled too: some findings name both regs
     "better_care_fund": (SOUTHAMPTON, "schedules/bcf.yaml"),
 }
 
@@ -166,3 +167,15 @@ def test_portsmouth_framework_contributions_all_tbc_are_not_reported_ok():
     _, rows = _report(example)
     bcf = next(r for r in rows if r.code == "S75-R7-3B" and "(bcf)" in r.scope)
     assert bcf.status == INCOMPLETE
+
+
+def test_lead_commissioning_and_integrated_provision_rows_name_their_own_regulation():
+    """Reg 8 (lead commissioning) and reg 9 (integrated provision) are separate rows, never 'regs 8 and 9'."""
+    haringey = next(p for p in EXAMPLES if p.name == "haringey-2016")
+    _, lead_rows = _report(haringey)
+    _, provision_rows = _report(PORTSMOUTH)
+    lead = {r.regulation for r in lead_rows if r.code.startswith("S75-R8-")}
+    provision = {r.regulation for r in provision_rows if r.scope.endswith("(chc)") and r.code.startswith("S75-R9-")}
+    assert lead == {"reg 8"} and provision == {"reg 9"}
+    assert not any("8 and 9" in r.regulation for r in lead_rows + provision_rows)
+    assert any(r.code == "S75-R9-PROVIDER" and not r.missing for r in provision_rows)

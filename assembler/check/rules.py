@@ -127,6 +127,14 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
             yield ("lead_commissioning", "lead"), lead["lead"]
         for i, key in enumerate(lead.get("on_behalf_of", [])):
             yield ("lead_commissioning", "on_behalf_of", i), key
+    provision = data.get("integrated_provision", {})
+    if provision.get("provider", "tbc") != "tbc":
+        yield ("integrated_provision", "provider"), provision["provider"]
+    for i, key in enumerate(provision.get("on_behalf_of", [])):
+        yield ("integrated_provision", "on_behalf_of", i), key
+    for i, payment in enumerate(data.get("payments", [])):
+        for role in ("from", "to"):
+            yield ("payments", i, role), payment[role]
     for n, line in enumerate(data.get("lines", [])):
         if "lead" in line:
             yield ("lines", n, "lead"), line["lead"]
@@ -324,6 +332,27 @@ def host_and_lead_are_partners(ctx: Context):
             found = _not_partner(doc, ("lead_commissioning", "lead"), lead, "lead commissioner", "S75-LEAD", ctx)
             if found:
                 yield found
+        provider = doc.data.get("integrated_provision", {}).get("provider")
+        if provider and provider != "tbc":
+            found = _not_partner(doc, ("integrated_provision", "provider"), provider, "providing partner",
+                                 "S75-PROVIDER", ctx)
+            if found:
+                yield found
+
+
+@rule
+def payments_between_partners(ctx: Context):
+    """A payment under the scheme goes from one of its partners to another."""
+    for doc in ctx.schedules:
+        for i, payment in enumerate(doc.data.get("payments", [])):
+            for role, what in (("from", "payment from"), ("to", "payment to")):
+                found = _not_partner(doc, ("payments", i, role), payment[role], what, "S75-PAYMENT", ctx)
+                if found:
+                    yield found
+            if payment["from"] == payment["to"]:
+                yield _at(doc, ("payments", i, "to"), "S75-PAYMENT",
+                          f"this payment is from '{payment['from']}' to itself",
+                          "name the partner that pays under from: and the partner paid under to:")
 
 
 @rule
