@@ -20,7 +20,7 @@ from assembler.build.output import build
 from assembler.build.pipeline import assemble_source
 from assembler.diagnostics import ValidationFailed
 from assembler.source.folder import DirectorySource
-from assembler.word.pdf import convert_to_pdf, find_soffice
+from assembler.word.pdf import convert_to_pdf, find_soffice, find_uno_python
 from assembler.check.validate import validate_source
 from conftest import EXAMPLES, edit
 
@@ -28,11 +28,11 @@ IDS = [p.name for p in EXAMPLES]
 
 
 def _need_libreoffice():
-    if find_soffice() and shutil.which("pdftotext"):
+    if find_soffice() and find_uno_python() and shutil.which("pdftotext"):
         return
     if os.environ.get("CI"):
-        pytest.fail("LibreOffice (soffice) and pdftotext must be installed in CI; .ci/run installs them")
-    pytest.skip("LibreOffice or pdftotext not installed")
+        pytest.fail("LibreOffice (soffice), python3-uno and pdftotext must be installed in CI; .ci/run installs them")
+    pytest.skip("LibreOffice, its Python bridge or pdftotext not installed")
 
 
 def test_there_are_four_examples():
@@ -215,3 +215,23 @@ def test_a_scheme_without_a_review_statement_still_builds(tmp_path):
     section = next(s for s in result.document.sections if s.key == "health-wellbeing")
     assert "must review the Scheme at least once in each Financial Year" in " ".join(
         render_text(replace(result.document, sections=[section])).split())
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
+def test_pdf_contents_page_has_page_numbers(example, built, pdf_text):
+    """LibreOffice fills in the contents page before export: every entry ends with its page number."""
+    text = pdf_text[example.name]
+    pages = text.split("\f")
+    start = next(i for i, page in enumerate(pages) if re.search(r"^\s*CONTENTS\s*$", page, re.M))
+    contents = "\n".join(pages[start:start + 3])
+    contents = contents[contents.index("CONTENTS"):]
+    entries = re.findall(r"^\s*(\d+)\.\s+(\S.*?)\s*\.{2,}\s*(\d+)\s*$", contents, re.M)
+    body = next(s for s in built[example.name].document.sections if s.kind == "body")
+    level1 = [b for b in body.blocks if isinstance(b, tree.Para) and b.level == 1]
+    assert len(entries) >= len(level1) > 5, (len(entries), len(level1), contents[:800])
+    numbers = [int(page) for _, _, page in entries]
+    assert numbers == sorted(numbers) and numbers[0] > start and numbers[-1] <= len(pages)
+    # the page an entry names is the page its heading is on
+    first_number, first_title, first_page = entries[0]
+    heading = f"{first_number}. {first_title}".upper()
+    assert heading in " ".join(pages[int(first_page) - 1].upper().split()), (heading, first_page)

@@ -475,6 +475,8 @@ def pdf_tools_or_skip() -> None:
     missing = [tool for tool in ("pdftotext",) if shutil.which(tool) is None]
     if pdf.find_soffice() is None:
         missing.append("soffice")
+    if pdf.find_uno_python() is None:
+        missing.append("python3-uno")
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must have {', '.join(missing)} installed")

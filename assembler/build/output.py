@@ -120,9 +120,11 @@ def build(path: str, output: Path | None = None, final: bool = False, force: boo
                          "silently", "use --force to replace it, or choose another file with -o")
 
     files.replace_files([(output, data), (manifest, record)], check=refuse_overwrite)
+    if final:  # a final document never sits beside a PDF of an earlier (draft) text
+        output.with_suffix(".pdf").unlink(missing_ok=True)
     pdf_path = None
     if pdf:
-        pdf_path = convert_to_pdf([output], output.parent)[0]
+        pdf_path = convert_to_pdf([output], output.parent, fill_docx=not final)[0]
     return BuildResult(output, assembled.document, assembled.validation, assembled.warnings, pdf_path)
 
 
@@ -166,7 +168,9 @@ def build_all(paths: list[str], output: Path | None = None, outdir: Path | None 
             failures.append(exc)
     if pdf and results:
         try:
-            pdfs = convert_to_pdf([r.output for r in results], results[0].output.parent)
+            # A draft's .docx takes LibreOffice's filled-in contents page too; a final
+            # one stays as s75 wrote it, the bytes its manifest records and verify rebuilds.
+            pdfs = convert_to_pdf([r.output for r in results], results[0].output.parent, fill_docx=not final)
         except S75Error as exc:
             failures.append(exc)
         else:

@@ -553,6 +553,13 @@ def set_doc_defaults(styles: etree._Element, font: str, half_points: int, lang: 
         styles.insert(0, defaults)
 
 
+def set_compatibility_mode(settings: etree._Element, mode: int) -> None:
+    """Lay the document out as Word ``mode`` does (15: Word 2013 and later), not in "Compatibility Mode"."""
+    for setting in settings.iter(qn("w:compatSetting")):
+        if setting.get(qn("w:name")) == "compatibilityMode":
+            setting.set(qn("w:val"), str(mode))
+
+
 def set_theme_font_lang(settings: etree._Element, lang: str) -> None:
     node = settings.find(qn("w:themeFontLang"))
     if node is not None:

@@ -79,6 +79,7 @@ def build() -> bytes:
     ooxml.set_app_properties(doc.part.package, "s75 assembler")
     settings = doc.settings.element
     ooxml.set_update_fields(settings)
+    ooxml.set_compatibility_mode(settings, 15)
     ooxml.set_theme_font_lang(settings, LANG)
     props = doc.core_properties
     props.title = "s75 agreement template"
@@ -200,7 +201,7 @@ def _define_styles(doc) -> None:
     ooxml.set_paragraph_border(doc.styles["Front Statute"].element, "bottom", size=12, space=24)
 
     s(doc, "TOC Heading", size=12, bold=True, caps=True, page_break=True, after=18, keep_next=True)
-    toc1 = s(doc, "toc 1", left=NUMBER_GAP, hanging=NUMBER_GAP, right=567, after=6)
+    toc1 = s(doc, "toc 1", left=NUMBER_GAP, hanging=NUMBER_GAP, after=6)
     ooxml.set_tabs(toc1.element, [("left", NUMBER_GAP, ""), ("right", TEXT_WIDTH, "dot")])
 
     s(doc, "Part Heading", bold=True, caps=True, before=12, after=12, keep_next=True)

@@ -1,0 +1,107 @@
+"""Fill in each document's contents page with LibreOffice, then save it as PDF (and as .docx).
+
+Run by ``assembler.word.pdf`` under the system Python, the one with
+LibreOffice's ``uno`` bridge (Debian's python3-uno), never imported by s75:
+
+    /usr/bin/python3 uno_contents.py SOFFICE PROFILE_URL (pdf|pdf+docx) OUTDIR DOCX...
+
+A plain ``soffice --convert-to pdf`` lays the pages out but leaves the table
+of contents as Word's field result, with no page numbers. Through UNO the
+document is loaded hidden, each of its indexes is updated (LibreOffice pages
+the document to do so), and the result is stored as PDF and, with
+``pdf+docx``, back over the .docx, so Word opens it with the contents filled
+in. One LibreOffice process serves the whole batch. A line "FAILED path:
+reason" is printed for each document that could not be done; the exit code
+is 0 only if every document was.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import uno
+from com.sun.star.beans import PropertyValue
+
+CONNECT_SECONDS = 60
+
+
+def _props(**values):
+    out = []
+    for name, value in values.items():
+        prop = PropertyValue()
+        prop.Name, prop.Value = name, value
+        out.append(prop)
+    return tuple(out)
+
+
+def _connect(pipe):
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    deadline = time.monotonic() + CONNECT_SECONDS
+    while True:
+        try:
+            context = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
+            return context.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", context)
+        except Exception:  # NoConnectException until soffice is listening
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _convert(desktop, docx, outdir, keep_docx):
+    url = uno.systemPathToFileUrl(os.path.abspath(docx))
+    document = desktop.loadComponentFromURL(url, "_blank", 0, _props(Hidden=True, ReadOnly=False))
+    if document is None:
+        raise RuntimeError("LibreOffice could not open it")
+    try:
+        indexes = document.getDocumentIndexes()
+        for i in range(indexes.getCount()):
+            indexes.getByIndex(i).update()
+        document.refresh()
+        stem = os.path.splitext(os.path.basename(docx))[0]
+        pdf = uno.systemPathToFileUrl(os.path.abspath(os.path.join(outdir, stem + ".pdf")))
+        document.storeToURL(pdf, _props(FilterName="writer_pdf_Export", Overwrite=True))
+        if keep_docx:
+            # Written beside the .docx, then renamed over it: a failure leaves the original.
+            temporary = os.path.join(os.path.dirname(os.path.abspath(docx)), f".{stem}.{uuid.uuid4().hex}.docx")
+            document.storeToURL(uno.systemPathToFileUrl(temporary),
+                                _props(FilterName="MS Word 2007 XML", Overwrite=True))
+            os.replace(temporary, docx)
+    finally:
+        document.close(True)
+
+
+def main(argv):
+    soffice, profile, mode, outdir, *documents = argv
+    pipe = f"s75-{uuid.uuid4().hex}"
+    office = subprocess.Popen(
+        [soffice, f"-env:UserInstallation={profile}", "--headless", "--invisible", "--norestore", "--nologo",
+         "--nodefault", "--nolockcheck", f"--accept=pipe,name={pipe};urp;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    failed = 0
+    try:
+        desktop = _connect(pipe)
+        for docx in documents:
+            try:
+                _convert(desktop, docx, outdir, mode == "pdf+docx")
+            except Exception as exc:  # report it and go on with the others
+                failed += 1
+                print(f"FAILED {docx}: {' '.join(str(exc).split()) or type(exc).__name__}", flush=True)
+        try:
+            desktop.terminate()
+        except Exception:  # the bridge drops as soffice exits
+            pass
+    finally:
+        try:
+            office.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            office.kill()
+            office.wait()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
