@@ -231,8 +231,25 @@ def agreement_end(framework: Mapping) -> dt.date:
 
 
 def law_date(framework: Mapping) -> str:
-    """The date whose law the agreement speaks: its own date, or its commencement if undated."""
-    return str(framework.get("agreement_date", framework["commencement"]))
+    """The date whose law the agreement speaks: its own date (or its commencement if undated), or the
+    latest succession it records, if later, since its text then speaks as of that change."""
+    days = [str(framework.get("agreement_date", framework["commencement"]))]
+    days += [str(p["succeeds"]["date"]) for p in framework["parties"] if "succeeds" in p]
+    return max(days)
+
+
+def made_date(framework: Mapping) -> str | None:
+    """When the agreement is made: its date, or if undated the last approval (it cannot be signed before)."""
+    if "agreement_date" in framework:
+        return str(framework["agreement_date"])
+    approvals = [str(a["date"]) for a in framework.get("approvals", ()) if "date" in a]
+    return max(approvals) if approvals else None
+
+
+def backdated(framework: Mapping) -> bool:
+    """The agreement commences before it is made, so it takes effect retrospectively."""
+    made = made_date(framework)
+    return made is not None and str(framework["commencement"]) < made
 
 
 def schedule_years(data: Mapping) -> list[str]:

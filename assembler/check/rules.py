@@ -17,13 +17,16 @@ import yaml
 
 from assembler.diagnostics import ERROR, WARNING, Diagnostic
 from assembler.source.yamlfile import YamlFile
+from assembler import law
 from assembler.model import (
-    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, financial_year_ok, parse_date,
+    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, made_date, parse_date,
+    party_kinds,
     total, year_bounds,
 )
 from assembler.resources import data_file
 
-CCG_ABOLISHED = dt.date(2022, 7, 1)
+# The day CCGs were abolished and ICBs established, from the law-in-force table.
+CCG_ABOLISHED = law.law_rows()["clinical-commissioning-groups"].until
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
         for b, body in enumerate(data["governance"]["bodies"]):
             for m, member in enumerate(body["members"]):
                 yield ("governance", "bodies", b, "members", m, "party"), member["party"]
+        for i, earlier in enumerate(data.get("supersedes", [])):
+            for n, key in enumerate(earlier["parties"]):
+                yield ("supersedes", i, "parties", n), key
         for p, party in enumerate(data["parties"]):
             for s, signatory in enumerate(party["execution"]["signatories"]):
                 if "party" in signatory:
@@ -202,12 +208,17 @@ def common_seal_only_for_councils(ctx: Context):
                       "use method: signatories with its authorised signatory")
 
 
+SUCCEEDS_HINT = "keep the party's key and commencement date, name the ICB with kind: icb and record " \
+                "succeeds: {name: <the CCG's name>, kind: ccg, date: 2022-07-01}"
+
+
 @rule
 def ccg_and_icb_dates(ctx: Context):
     start = parse_date(ctx.data["commencement"])
     end = agreement_end(ctx.data)
     for i, party in enumerate(ctx.data["parties"]):
         where = ("parties", i, "kind")
+        succeeded_ccg = party.get("succeeds", {}).get("kind") == "ccg"
         if party["kind"] == "ccg" and start >= CCG_ABOLISHED:
             yield _at(ctx.framework, where, "S75-CCG",
                       f"{party['name']} is a CCG, but CCGs were abolished on 1 July 2022 and this agreement commences on {start.isoformat()}",
@@ -215,11 +226,103 @@ def ccg_and_icb_dates(ctx: Context):
         elif party["kind"] == "ccg" and end >= CCG_ABOLISHED:
             yield _at(ctx.framework, where, "S75-CCG-TRANSFER",
                       f"{party['name']} is a CCG and the agreement runs past 30 June 2022: its rights and duties passed to the ICB on 1 July 2022",
-                      "record a variation naming the ICB, or end the agreement by 30 June 2022", level=WARNING)
-        elif party["kind"] == "icb" and start < CCG_ABOLISHED:
+                      f"the agreement's successor clause covers the transfer; to record it, {SUCCEEDS_HINT}; "
+                      "or end the agreement by 30 June 2022", level=WARNING)
+        elif party["kind"] == "icb" and start < CCG_ABOLISHED and not succeeded_ccg:
             yield _at(ctx.framework, where, "S75-ICB",
                       f"{party['name']} is an ICB, but ICBs were established on 1 July 2022 and this agreement commences on {start.isoformat()}",
-                      "name the clinical commissioning group (kind: ccg), or correct the commencement date")
+                      f"if the ICB took over a CCG that was a party, {SUCCEEDS_HINT}; otherwise name the clinical "
+                      "commissioning group (kind: ccg)")
+
+
+def _named_kind(name: str) -> str | None:
+    """The kind of body a legal name says it is ("... Integrated Care Board" -> icb), if it says one."""
+    for kind, row in party_kinds().items():
+        words = row.get("name_says")
+        if words and re.search(rf"\b{re.escape(words)}\b", name, re.IGNORECASE):
+            return kind
+    return None
+
+
+@rule
+def party_name_matches_kind(ctx: Context):
+    """A name and a kind that disagree ('... Clinical Commissioning Group', kind: icb) are wrong whatever the date."""
+    for i, party in enumerate(ctx.data["parties"]):
+        bodies = [(("parties", i), party)]
+        if "succeeds" in party:
+            bodies.append((("parties", i, "succeeds"), party["succeeds"]))
+        for path, body in bodies:
+            said = _named_kind(body["name"])
+            if said and said != body["kind"]:
+                yield _at(ctx.framework, path + ("kind",), "S75-PARTY-NAME",
+                          f"'{body['name']}' is named as a body of kind {said}, but its kind is {body['kind']}",
+                          f"correct the name or write kind: {said}")
+
+
+@rule
+def succession_is_possible(ctx: Context):
+    """A successor takes over during the term, from a body on the same side, on the day the law made the change."""
+    start = parse_date(ctx.data["commencement"])
+    end = agreement_end(ctx.data)
+    if "extension" in ctx.data["term"]:
+        end = add_years(end, ctx.data["term"]["extension"]["years"])
+    for i, party in enumerate(ctx.data["parties"]):
+        succeeds = party.get("succeeds")
+        if not succeeds:
+            continue
+        day = parse_date(succeeds["date"])
+        if not (start < day <= end):
+            yield _at(ctx.framework, ("parties", i, "succeeds", "date"), "S75-SUCCEEDS",
+                      f"{party['name']} succeeds {succeeds['name']} on {day.isoformat()}, outside the agreement's term "
+                      f"({start.isoformat()} to {end.isoformat()})",
+                      "a successor takes over during the term; a body that was already in place at commencement is "
+                      "simply named as the party")
+        if (succeeds["kind"] in NHS_KINDS) != (party["kind"] in NHS_KINDS):
+            yield _at(ctx.framework, ("parties", i, "succeeds", "kind"), "S75-SUCCEEDS",
+                      f"{party['name']} ({party['kind']}) cannot succeed {succeeds['name']} ({succeeds['kind']}): "
+                      "an NHS body succeeds an NHS body and a local authority a local authority",
+                      "correct the kind of the party or of the body it succeeds")
+        if succeeds["kind"] == "ccg" and (party["kind"] != "icb" or day != CCG_ABOLISHED):
+            yield _at(ctx.framework, ("parties", i, "succeeds", "date"), "S75-SUCCEEDS",
+                      f"a CCG's rights and liabilities passed to an integrated care board on {CCG_ABOLISHED.isoformat()}; "
+                      f"this records {party['kind']} on {day.isoformat()}",
+                      f"write kind: icb for the party and date: {CCG_ABOLISHED.isoformat()}")
+
+
+@rule
+def backdated_agreement(ctx: Context):
+    """An agreement made after it commences takes effect retrospectively: the partners must mean it."""
+    if "backdating" in ctx.data or not backdated(ctx.data):
+        return
+    made = made_date(ctx.data)
+    when = (f"is made on {made}" if "agreement_date" in ctx.data
+            else f"cannot be signed before its last approval on {made}")
+    yield _at(ctx.framework, ("commencement",), "S75-BACKDATED",
+              f"the agreement commences on {ctx.data['commencement']} but {when}: it takes effect "
+              "retrospectively and ratifies what the partners did in between",
+              "confirm it with backdating: {accepted: true} (and, optionally, since_commencement: what the "
+              "partners have done since), or move the commencement date", level=WARNING)
+
+
+@rule
+def superseded_agreements(ctx: Context):
+    """An earlier agreement names parties to this one, and the schedule that continues it exists."""
+    schedules = {doc.data["key"] for doc in ctx.schedules}
+    for i, earlier in enumerate(ctx.data.get("supersedes", [])):
+        key = earlier.get("schedule")
+        if key and key not in schedules:
+            yield _at(ctx.framework, ("supersedes", i, "schedule"), "S75-SUPERSEDES",
+                      f"'{key}' is not a schedule of this agreement", _suggest(key, schedules))
+        needs_schedule = [name for name in ("pooled_fund_balances", "contracts")
+                          if earlier["transition"][name] in ("carry_forward", "continue")]
+        if needs_schedule and not key:
+            yield _at(ctx.framework, ("supersedes", i, "transition", needs_schedule[0]), "S75-SUPERSEDES",
+                      f"'{earlier['transition'][needs_schedule[0]]}' needs the schedule that continues the earlier "
+                      "agreement", "add schedule: with the key of that schedule")
+        if earlier["date"] != "tbc" and parse_date(earlier["date"]) >= parse_date(ctx.data["commencement"]):
+            yield _at(ctx.framework, ("supersedes", i, "date"), "S75-SUPERSEDES",
+                      f"the earlier agreement is dated {earlier['date']}, not before this one commences "
+                      f"({ctx.data['commencement']})", "check the date of the earlier agreement")
 
 
 # --- dates ----------------------------------------------------------------------
@@ -553,6 +656,25 @@ def schedule_kind_matches_content(ctx: Context):
         if kind == "financial_governance" and "rules" not in doc.data:
             yield _at(doc, ("kind",), "S75-REQUIRED", "a financial governance schedule must list its rules",
                       "add rules: with one financial rule per item")
+
+
+@rule
+def sign_off_by_every_partner(ctx: Context):
+    """A schedule signed off separately binds every partner to it only if each of them signs (s256: payer and recipient)."""
+    for doc in ctx.schedules:
+        officers = doc.data.get("sign_off")
+        if not officers:
+            continue
+        s256 = doc.data.get("s256", {})
+        needed = [s256[r] for r in ("payer", "recipient") if r in s256] + list(doc.data["partners"])
+        signing = {o.get("party") for o in officers}
+        missing = [key for key in dict.fromkeys(needed) if key in ctx.parties and key not in signing]
+        if missing:
+            names = ", ".join(ctx.parties[k]["name"] for k in missing)
+            yield _at(doc, ("sign_off",), "S75-SIGN-OFF",
+                      f"the sign-off of this schedule has no signatory for {names}, a partner to it"
+                      + (" (under section 256 both the payer and the recipient sign)" if s256 else ""),
+                      f"add an officer with party: {missing[0]} under sign_off:", key=True)
 
 
 @lru_cache(maxsize=None)

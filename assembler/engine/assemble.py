@@ -72,12 +72,17 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
     document = tree.Document(
         title=agreement.title, subtitle=SUBTITLE, version=agreement.version, status=agreement.status,
         date=format_date(agreement.agreement_date) if "agreement_date" in agreement else "",
-        parties=[tree.PartyLine(p.name, p.address, p.short_name) for p in agreement.parties],
+        parties=[tree.PartyLine(_party_title(p), p.address, p.short_name) for p in agreement.parties],
         sections=sections, subject="Section 75 partnership agreement",
         keywords=", ".join(p.name for p in agreement.parties),
         iso_date=agreement.get("agreement_date", agreement.commencement),
     )
     return Rendered(document, renderer, used, only_schedule, whole)
+
+
+def _party_title(party: Record) -> str:
+    """A party as the front page names it: a successor says whom it succeeded."""
+    return f"{party.name} (as successor to {party.succeeds.name})" if "succeeds" in party else party.name
 
 
 def resolve_document(rendered: Rendered) -> tuple[tree.Document, list[Diagnostic]]:

@@ -28,7 +28,8 @@ BODY_CONDITIONS = frozenset({
     "always", "any_pooled_fund", "any_aligned_budget", "any_lead_commissioning", "any_integrated_provision",
     "any_commissioning", "any_s256", "any_capital", "any_better_care_fund", "any_phased",
     "risk_own_overspend", "risk_proportional", "risk_joint_risk_pool", "risk_cascade",
-    "has_extension", "has_information_sharing",
+    "has_extension", "has_information_sharing", "backdated", "has_succession", "ccg_past_abolition", "any_succession",
+    "has_supersedes",
 })
 SCHEDULE_CONDITIONS = frozenset({
     "pooled_fund", "aligned_budget", "lead_commissioning", "integrated_provision", "better_care_fund",

@@ -19,7 +19,8 @@ from assembler.engine.library import (
     BLANK, BLOCK_LINE, MARKER_LINE, MARKERS, REF, SENTINEL, TERM, Clause, Library, ValueSlots,
 )
 from assembler.diagnostics import ERROR, Diagnostic
-from assembler.model import Record, format_date, format_money, total
+from assembler import law
+from assembler.model import Record, add_years, backdated, format_date, format_money, total
 
 DEFINITIONS_PLACEHOLDER = "definitions"
 
@@ -53,6 +54,20 @@ def body_conditions(agreement: Record) -> set[str]:
         held.add("has_extension")
     if "information_sharing" in agreement:
         held.add("has_information_sharing")
+    if backdated(agreement):
+        held.add("backdated")
+    if any("succeeds" in p for p in agreement.parties):
+        held.add("has_succession")
+    abolished = law.law_rows()["clinical-commissioning-groups"].until
+    last_day = law.as_date(agreement.end)
+    if "extension" in agreement.term:
+        last_day = add_years(last_day, agreement.term.extension.years)
+    if any(p.kind == "ccg" for p in agreement.parties) and last_day >= abolished:
+        held.add("ccg_past_abolition")
+    if held & {"has_succession", "ccg_past_abolition"}:
+        held.add("any_succession")
+    if agreement.get("supersedes"):
+        held.add("has_supersedes")
     return held
 
 

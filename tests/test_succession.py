@@ -1,0 +1,122 @@
+"""Agreements in relation to time and to other agreements: a party's successor, the earlier
+agreements an agreement replaces, and an agreement that takes effect before it is made."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assembler.build.pipeline import assemble_source
+from assembler.check.validate import validate_source
+from assembler.engine.text import render_text
+from assembler.source.folder import DirectorySource
+from conftest import ROOT, edit
+
+CASES = ROOT / "tests" / "cases"
+PORTSMOUTH = ROOT / "agreements" / "portsmouth-framework-2022"
+
+
+def _text(folder: Path) -> str:
+    return re.sub(r"\s+", " ", render_text(assemble_source(DirectorySource(str(folder))).document))
+
+
+def _codes(folder: Path) -> list[str]:
+    return [d.code for d in validate_source(DirectorySource(str(folder))).diagnostics]
+
+
+def _case(name: str, tmp_path: Path) -> Path:
+    """A valid case laid over the base agreement."""
+    target = tmp_path / "agreement"
+    shutil.copytree(CASES / "base", target)
+    shutil.copytree(CASES / "valid" / name, target, dirs_exist_ok=True)
+    return target
+
+
+def test_icb_succeeding_a_ccg_keeps_the_commencement_date_and_recites_the_transfer(tmp_path):
+    folder = _case("icb-succeeds-ccg", tmp_path)
+    assert _codes(folder) == []
+    text = _text(folder)
+    assert "NHS Northbridge Integrated Care Board (as successor to NHS Northbridge Clinical Commissioning Group)" in text
+    assert ("It was abolished on 1 July 2022 under the Health and Care Act 2022, and all its property, rights and "
+            "liabilities, including those under this Agreement, passed to NHS Northbridge Integrated Care Board "
+            "under a transfer scheme made by NHS England under section 14Z28 of the National Health Service Act "
+            "2006") in text
+    assert "takes effect on the Commencement Date and continues until the end of 31 March 2023" in text
+    assert "governing body of NHS Northbridge Clinical Commissioning Group, to any of its officers" in text
+
+
+def test_without_succeeds_an_icb_before_july_2022_is_refused_and_the_hint_names_the_field(tmp_path):
+    folder = _case("icb-succeeds-ccg", tmp_path)
+    edit(folder / "agreement.yaml",
+         "    succeeds: {name: NHS Northbridge Clinical Commissioning Group, kind: ccg, date: 2022-07-01}\n", "")
+    found = validate_source(DirectorySource(str(folder))).diagnostics
+    icb = [d for d in found if d.code == "S75-ICB"]
+    assert icb and "succeeds:" in icb[0].hint
+
+
+def test_ccg_transfer_warning_points_at_succeeds():
+    found = validate_source(DirectorySource(str(PORTSMOUTH))).diagnostics
+    transfer = [d for d in found if d.code == "S75-CCG-TRANSFER"]
+    assert transfer and "succeeds: {name:" in transfer[0].hint
+
+
+def test_framework_naming_a_ccg_past_abolition_has_a_successor_clause():
+    text = _text(PORTSMOUTH)
+    assert "If NHS Portsmouth Clinical Commissioning Group is abolished during the Term" in text
+    assert "each reference to the governing body of NHS Portsmouth Clinical Commissioning Group" in text
+    assert "notices to the CCG must be given to the Successor" in text
+
+
+def test_agreement_ending_before_abolition_has_no_successor_clause(tmp_path):
+    text = _text(_case("ccg-ending-2022-06-30", tmp_path))
+    assert "Successor" not in text
+
+
+def test_trust_merger_uses_the_same_field(tmp_path):
+    folder = _case("icb-succeeds-ccg", tmp_path)
+    edit(folder / "agreement.yaml", "    name: Northbridge Community Health NHS Trust\n",
+         "    name: Northbridge Community Health NHS Trust\n"
+         "    succeeds: {name: Southbridge Community NHS Trust, kind: nhs_trust, date: 2019-10-01,"
+         " by: the Southbridge Community NHS Trust (Dissolution) Order 2019}\n")
+    assert _codes(folder) == []
+    text = _text(folder)
+    assert ("On 1 October 2019 its rights and liabilities under this Agreement passed to Northbridge Community "
+            "Health NHS Trust by the Southbridge Community NHS Trust (Dissolution) Order 2019") in text
+
+
+def test_portsmouth_ends_the_agreements_it_replaces_and_the_entire_agreement_clause_agrees():
+    text = _text(PORTSMOUTH)
+    assert "This Agreement replaces the following agreements between the Partners" in text
+    assert "(the section 75 agreement for the Better Care Fund), dated [date of earlier agreement]" in text
+    assert "This Agreement ends each Earlier Agreement on the terms of clause" in text
+    assert "does not end or vary any other agreement between the Partners unless" in text
+    assert "This Agreement does not end or vary any other agreement" not in text
+
+
+def test_transition_choices_are_drafted(tmp_path):
+    folder = _case("supersedes-earlier", tmp_path)
+    assert _codes(folder) == []
+    text = _text(folder)
+    assert "Northbridge Community Equipment Agreement, dated 31 March 2014, between Northbridge City Council and" in text
+    assert "is paid into the Pooled Fund of the Scheme in Schedule" in text
+    assert "each contract let under it continues in force" in text
+    assert "no person’s employment changes" in text
+    assert "is borne by the Partner that would have borne it under it" in text
+    assert "[what happens" not in text
+
+
+def test_backdated_agreement_ratifies_what_was_done(tmp_path):
+    folder = _case("backdated-accepted", tmp_path)
+    assert _codes(folder) == []
+    text = _text(folder)
+    assert "This Agreement is made after the Commencement Date but takes effect from it." in text
+    assert "The Council has run the equipment service" in text
+    assert "ratifies and adopts everything done in good faith" in text
+
+
+def test_agreement_made_before_commencement_has_no_ratification(tmp_path):
+    text = _text(_case("supersedes-earlier", tmp_path))
+    assert "ratifies" not in text
