@@ -120,3 +120,52 @@ def test_backdated_agreement_ratifies_what_was_done(tmp_path):
 def test_agreement_made_before_commencement_has_no_ratification(tmp_path):
     text = _text(_case("supersedes-earlier", tmp_path))
     assert "ratifies" not in text
+
+
+# --- the reviewer's path: v1 names the CCG, v2 the ICB that succeeded it ---------------------------
+
+ICB = "NHS Hampshire and Isle of Wight Integrated Care Board"
+CCG = "NHS Portsmouth Clinical Commissioning Group"
+
+
+@pytest.fixture
+def v2(tmp_path):
+    folder = tmp_path / "v2"
+    shutil.copytree(PORTSMOUTH, folder)
+    edit(folder / "agreement.yaml", f"    name: {CCG}\n    short_name: the CCG\n    kind: ccg\n",
+         f"    name: {ICB}\n    short_name: the ICB\n    kind: icb\n"
+         f"    succeeds: {{name: {CCG}, kind: ccg, date: 2022-07-01}}\n")
+    return folder
+
+
+def test_v2_with_succeeds_validates_and_keeps_its_dates(v2):
+    assert "S75-ICB" not in _codes(v2) and "S75-SUCCEEDS" not in _codes(v2)
+    text = _text(v2)
+    assert f"{ICB} (as successor to {CCG})" in text
+    assert "continues until the end of 31 March 2025" in text
+
+
+def test_diff_shows_one_party_change(v2, capsys, monkeypatch):
+    import json
+    from conftest import s75
+    code, out, err = s75(capsys, monkeypatch, "diff", str(PORTSMOUTH), str(v2), "--format", "json")
+    assert code == 0, err
+    parties = [f for f in json.loads(out)["fields"] if f["field"] == "party"]
+    assert len(parties) == 1 and parties[0]["key"] == "ccg"
+    assert parties[0]["old"].startswith(CCG) and parties[0]["new"].startswith(f"{ICB} (as successor to {CCG})")
+
+
+def test_variation_recites_the_transfer_and_substitutes_the_name_without_moving_dates(v2):
+    from assembler.review.variation import build_deed
+    from assembler.review.versions import load_version
+    old, new = load_version(str(PORTSMOUTH)), load_version(str(v2))
+    deed = build_deed(old.document, new.document, old.agreement, new.agreement)
+    text = re.sub(r"\s+", " ", render_text(deed))
+    recitals = re.sub(r"\s+", " ", render_text(deed).split("AGREED TERMS")[0])
+    assert (f"On 1 July 2022 {CCG}, a party to the Agreement, was abolished under the Health and Care Act 2022"
+            in recitals)
+    assert "under section 14Z28 of the National Health Service Act 2006" in recitals
+    assert f"“{CCG}” is replaced by “{ICB}”" in text
+    assert [p.name for p in deed.parties] == ["Portsmouth City Council", f"{ICB} (as successor to {CCG})"]
+    variation = text.split("2. VARIATION", 1)[1].split("3. EFFECT OF THIS DEED", 1)[0]
+    assert "1 April 2022" not in variation and "31 March 2025" not in variation

@@ -19,7 +19,7 @@ from assembler.review.versions import load_version
 from conftest import BASE, edit, s75
 
 OLD_CCG = "NHS Northbridge Clinical Commissioning Group"
-NEW_CCG = "NHS Northbridge Integrated Care Board"
+NEW_CCG = "NHS Northbridge and District Clinical Commissioning Group"  # a CCG merger: the kind stays ccg
 
 
 @pytest.fixture

@@ -332,8 +332,12 @@ def test_tables_and_execution_blocks(built):
     assert contributions.rows[1].cells[1].paragraphs[0].alignment == 2  # right
     assert contributions.rows[1].cells[0].paragraphs[0].alignment is None
     text = "\n".join(p.text for p in document.paragraphs)
-    assert "The common seal of London Borough of Example was affixed in the presence of:" in text
-    assert "Signed by Jane Smith for and on behalf of NHS Example Integrated Care Board" in text
+    # The words of execution are clause paragraphs; a signature block prints only its labelled lines.
+    assert "Signed by" not in text and "common seal" not in text
+    lines = [[c.text for c in row.cells] for t in document.tables for row in t.rows if len(row.cells) == 2]
+    assert ["Name", "Jane Smith"] in lines and ["Position", "Chief Finance Officer"] in lines
+    start = [label for label, _ in lines].index("Signature")
+    assert [label for label, _ in lines[start:start + 4]] == ["Signature", "Name", "Position", "Date"]
     sign_off = next(t for t in document.tables if t.rows[0].cells[0].text == "Role")
     assert [c.text for c in sign_off.rows[0].cells] == ["Role", "Name", "Signature", "Date"]
     assert sign_off.rows[2].cells[1].text == "A. Person"

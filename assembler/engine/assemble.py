@@ -61,7 +61,7 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
         schedules = [s for s in schedules if s.key == only_schedule]
     sections += schedules
     if not only_schedule:
-        sections.append(_execution(agreement))
+        sections.append(_execution(renderer))
     if compliance_annex:
         sections.append(tree.Section("annex", "Compliance with the Regulations", compliance_annex, key="compliance-annex"))
 
@@ -72,7 +72,7 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
     document = tree.Document(
         title=agreement.title, subtitle=SUBTITLE, version=agreement.version, status=agreement.status,
         date=format_date(agreement.agreement_date) if "agreement_date" in agreement else "",
-        parties=[tree.PartyLine(_party_title(p), p.address, p.short_name) for p in agreement.parties],
+        parties=[tree.PartyLine(party_title(p), p.address, p.short_name) for p in agreement.parties],
         sections=sections, subject="Section 75 partnership agreement",
         keywords=", ".join(p.name for p in agreement.parties),
         iso_date=agreement.get("agreement_date", agreement.commencement),
@@ -80,7 +80,7 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
     return Rendered(document, renderer, used, only_schedule, whole)
 
 
-def _party_title(party: Record) -> str:
+def party_title(party: Record) -> str:
     """A party as the front page names it: a successor says whom it succeeded."""
     return f"{party.name} (as successor to {party.succeeds.name})" if "succeeds" in party else party.name
 
@@ -143,8 +143,6 @@ def _schedules(renderer: Renderer) -> list[tree.Section]:
             clause = library.clauses[key]
             if applies(clause, held):
                 blocks += renderer.clause_blocks(clause, context, f"{schedule.key}/")
-        if schedule.get("sign_off"):
-            blocks.append(_sign_off(schedule, agreement))
         sections.append(tree.Section("schedule", schedule.title, blocks, key=schedule.key,
                                      subtitle=_schedule_subtitle(schedule)))
     held = body_conditions(agreement)
@@ -202,26 +200,16 @@ def _plain_title(renderer: Renderer, source: str, context: dict) -> str:
     return "".join(p.text for p in renderer.inline(text, slots) if isinstance(p, tree.Text))
 
 
-def _sign_off(schedule: Record, agreement: Record) -> tree.SignatureBlock:
-    lines = []
-    for officer in schedule.sign_off:
-        party = agreement.party_index[officer.party].name if officer.get("party") in agreement.party_index else ""
-        role = f"{officer.role}, {party}" if party else officer.role
-        lines.append((role, officer.get("name", "")))
-    return tree.SignatureBlock(f"Schedule {schedule.key}", "sign_off", lines,
-                               intro="This Schedule is signed off on behalf of the Partners by:")
-
-
-def _execution(agreement: Record) -> tree.Section:
-    blocks: list[tree.Block] = [tree.Para([tree.Text(
-        "This Agreement has been executed by the Partners on the date written at the beginning of it.")], level=0)]
+def _execution(renderer: Renderer) -> tree.Section:
+    """The execution page: its clauses once, then each party's attestation and signature lines."""
+    agreement, library = renderer.agreement, renderer.library
+    blocks: list[tree.Block] = []
+    for key in library.outline.execution:
+        blocks += renderer.clause_blocks(library.clauses[key], {"agreement": agreement}, "", level_one=False)
     for party in agreement.parties:
-        officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
-        # The writer words a signatory block itself ("Signed by ... for and on behalf of ...").
-        intro = ""
-        if party.execution.method == "common_seal":
-            intro = f"The common seal of {party.name} was affixed to this Agreement in the presence of:"
-        blocks.append(tree.SignatureBlock(party.name, party.execution.method, officers, intro=intro))
+        for key in library.outline.execution_party:
+            blocks += renderer.clause_blocks(library.clauses[key], {"agreement": agreement, "party": party},
+                                             f"execution-{party.key}/", level_one=False)
     return tree.Section("execution", "Execution", blocks, key="execution")
 
 

@@ -36,7 +36,8 @@ SCHEDULE_CONDITIONS = frozenset({
     "phased", "has_lines", "has_capital", "dfg_pass_through", "risk_override", "underspend_override",
     "has_governance_body", "has_performance", "has_sign_off",
 })
-BLOCKS = frozenset({"definitions", "contributions", "partner-totals", "performance", "members", "notices"})
+BLOCKS = frozenset({"definitions", "contributions", "partner-totals", "performance", "members", "notices",
+                    "signatures", "sign-off"})
 
 MARKERS = {"-": 2, "--": 3, "---": 4, "----": 5, "=": 0}
 MARKER_LINE = re.compile(r"^(----|---|--|-|=)(?:\s+|$)(?:\{#([a-z0-9][a-z0-9-]*)\}\s*)?(.*)$")
@@ -85,9 +86,11 @@ class Outline:
     body: tuple[str, ...]
     schedules: dict
     generated: tuple[GeneratedSchedule, ...]
+    execution: tuple[str, ...] = ()  # the execution page, rendered once
+    execution_party: tuple[str, ...] = ()  # then once for each party, with `party` in the context
 
     def all_keys(self) -> list[str]:
-        keys = list(self.recitals) + list(self.body)
+        keys = list(self.recitals) + list(self.body) + list(self.execution) + list(self.execution_party)
         for parts in self.schedules.values():
             keys += parts
         for generated in self.generated:
@@ -155,6 +158,8 @@ def load_library(folder: Path | None = None) -> Library:
         schedules={kind: tuple(parts) for kind, parts in raw.get("schedules", {}).items()},
         generated=tuple(GeneratedSchedule(g["title"], g.get("for_each", ""), tuple(g["parts"]), g.get("key", ""),
                                           tuple(g.get("each", ()))) for g in raw.get("generated_schedules", [])),
+        execution=tuple(raw.get("execution", [])),
+        execution_party=tuple(raw.get("execution_party", [])),
     )
     for key in outline.all_keys():
         if key not in clauses:

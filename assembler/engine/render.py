@@ -237,6 +237,16 @@ class Renderer:
             rows = [[m.role, self.parties[m.party].name if m.party in self.parties else m.party,
                      "Voting" if m.voting else "Non-voting", m.get("deputy", "")] for m in body.members]
             return [tree.Table(["Post", "Represents", "Status", "Deputy"], rows)]
+        if name == "signatures" and "party" in context:
+            party = context["party"]
+            officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
+            return [tree.SignatureBlock(party.name, party.execution.method, officers)]
+        if name == "sign-off" and schedule is not None:
+            lines = []
+            for officer in schedule.sign_off:
+                party = self.parties[officer.party].name if officer.get("party") in self.parties else ""
+                lines.append((f"{officer.role}, {party}" if party else officer.role, officer.get("name", "")))
+            return [tree.SignatureBlock(f"Schedule {schedule.number}", "sign_off", lines)]
         if name == "notices":
             rows = [[p.name, p.address, p.get("notices_to", ""), p.get("email", "")] for p in self.agreement.parties]
             return [tree.Table(["Partner", "Address", "For the attention of", "Email"], rows)]

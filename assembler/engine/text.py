@@ -12,6 +12,7 @@ from assembler.engine import tree
 from assembler.model import format_date
 
 WIDTH = 78
+SIGNING = "...................."  # a line to sign or complete by hand
 
 
 def inline_text(parts) -> str:
@@ -59,11 +60,15 @@ def _table(block: tree.Table) -> str:
 
 
 def _signature(block: tree.SignatureBlock) -> str:
+    """The lines the Word writer prints, as text: a sign-off table, or each signatory's lines."""
+    if block.method == "sign_off":
+        table = tree.Table(list(tree.SIGN_OFF_COLUMNS), [[role, name, SIGNING, SIGNING] for role, name in block.lines])
+        return "\n".join(([block.intro] if block.intro else []) + [_table(table)])
     lines = [block.intro] if block.intro else []
     for role, name in block.lines:
-        lines += ["", "Signature: ....................................", f"Name: {name or '....................'}",
-                  f"Position: {role}", "Date: ...................."]
-    return "\n".join(lines)
+        rows = [f"{label}: {value or SIGNING}" for label, value in tree.signature_lines(role, name)]
+        lines.append("\n".join(rows))
+    return "\n\n".join(lines)
 
 
 def render_text(document: tree.Document) -> str:

@@ -102,7 +102,19 @@ class SignatureBlock:
     party_name: str
     method: str  # "common_seal" | "signatories" | "sign_off"
     lines: list[tuple[str, str]]  # (role, name or "") for each signature line
-    intro: str = ""  # e.g. "The Common Seal of X was affixed in the presence of:"
+    intro: str = ""  # e.g. "The Common Seal of X was affixed in the presence of:"; the clause library
+    # usually words it in a paragraph of its own instead
+
+
+# The lines under each signatory, and the columns of a sign-off table: labels, not wording.
+# The words of execution (deed or under hand, seal or signature) come from the clause library;
+# the Word writer and the plain-text rendering both print these, so they cannot differ.
+SIGN_OFF_COLUMNS = ("Role", "Name", "Signature", "Date")
+
+
+def signature_lines(role: str, name: str) -> list[tuple[str, str]]:
+    """(label, value) rows for one signatory; an empty value is a line to sign or fill in."""
+    return [("Signature", ""), ("Name", name), ("Position", role), ("Date", "")]
 
 
 Block = Union[Para, Table, SignatureBlock]

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Callable, Sequence, TypeVar
 
+from assembler.engine.assemble import party_title
 from assembler.engine import tree
 from assembler.model import Money, format_money
 from assembler.engine.text import inline_text
@@ -409,7 +410,7 @@ def matched_parties(old: tree.Document, new: tree.Document, old_agreement=None, 
     the keys, so a renamed party is the same party; otherwise by name (``keyed`` False)."""
     def by_key(document, agreement):
         parties = list(agreement.parties) if agreement is not None else None
-        if parties is None or [p.name for p in parties] != [p.name for p in document.parties]:
+        if parties is None or [party_title(p) for p in parties] != [p.name for p in document.parties]:
             return None
         return {party.key: line for party, line in zip(parties, document.parties)}
 

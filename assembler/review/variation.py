@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from assembler.review import diff
 
 from assembler.engine import tree
-from assembler.diagnostics import ERROR, Diagnostic, Location, UsageError
+from assembler.engine.library import default_library
+from assembler.engine.render import Renderer
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, UsageError
 from assembler.model import format_date
 from assembler.engine.number import number_document
 from assembler.engine.text import inline_text
@@ -482,6 +484,7 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
         tree.Para([tree.Text("The Partners entered into a partnership agreement under section 75 of "
                              f"{ACT} entitled {q(old_doc.title)}, dated ")] + date_part +
                   [tree.Text(f" (the {q('Agreement')}).")], level=2),
+        *_successions(old_agreement, new_agreement),
         _para(f"Clause {variation} of the Agreement provides that it may be varied by written agreement of the Partners."
               if variation else "The Agreement may be varied by written agreement of the Partners.", level=2),
         _para("The Partners have agreed to vary the Agreement on the terms of this Deed.", level=2),
@@ -539,6 +542,23 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
     )
     number_document(document)
     return document
+
+
+def _successions(old_agreement, new_agreement) -> list[tree.Block]:
+    """A recital for each party that has succeeded another since the old version, worded by the clause library."""
+    if old_agreement is None or new_agreement is None:
+        return []
+    before = {p.key: p for p in old_agreement.parties}
+    library = default_library()
+    renderer = Renderer(library, new_agreement)
+    blocks: list[tree.Block] = []
+    for party in new_agreement.parties:
+        if "succeeds" in party and "succeeds" not in before.get(party.key, {"succeeds": None}):
+            blocks += renderer.clause_blocks(library.clauses["variation-succession"],
+                                             {"agreement": new_agreement, "party": party}, "", level_one=False)
+    if renderer.problems:
+        raise BuildError(renderer.problems)
+    return blocks
 
 
 def _deed_parties(old: tree.Document, new: tree.Document, old_agreement=None,

@@ -559,34 +559,20 @@ class _BodyWriter:
     # execution
 
     def _signature(self, block: tree.SignatureBlock) -> None:
+        """Signature lines or a sign-off table; the words of execution are paragraphs from the clause library."""
         name = clean(block.party_name)
-        if block.method == "common_seal":
-            intro = self._paragraph("Execution Text")
-            if block.intro:
-                _text_run(intro, clean(block.intro))
-            else:
-                _text_run(intro, "The common seal of ")
-                _text_run(intro, name, bold=True)
-                _text_run(intro, " was affixed in the presence of:")
-            for role, person in block.lines:
-                self._signature_lines([("Signature", ""), ("Name", person), ("Title", role)])
-        elif block.method == "signatories":
+        if block.method in ("common_seal", "signatories"):
             if block.intro:
                 _text_run(self._paragraph("Execution Text"), clean(block.intro))
             for role, person in block.lines:
-                p = self._paragraph("Execution Text")
-                _text_run(p, "Signed by ")
-                _text_run(p, clean(person) if person else SIGNING_LINE[:30])
-                _text_run(p, " for and on behalf of ")
-                _text_run(p, name, bold=True)
-                self._signature_lines([("Signature", ""), ("Title", role), ("Date", "")])
+                self._signature_lines(tree.signature_lines(role, person))
         elif block.method == "sign_off":
-            caption = self._paragraph("Table Caption")
-            _text_run(caption, clean(block.intro) if block.intro else f"Signed off on behalf of {name}")
+            if block.intro:
+                _text_run(self._paragraph("Table Caption"), clean(block.intro))
             widths = self._even_widths(4)
             rows = [_HEADER_ROW + "".join(
                 self._cell(w, heading, bold=True, fill=HEADER_FILL)
-                for w, heading in zip(widths, ("Role", "Name", "Signature", "Date"))) + "</w:tr>"]
+                for w, heading in zip(widths, tree.SIGN_OFF_COLUMNS)) + "</w:tr>"]
             for role, person in block.lines:
                 rows.append(_SIGN_OFF_ROW + "".join(
                     self._cell(w, value) for w, value in zip(widths, (role, person, "", ""))) + "</w:tr>")

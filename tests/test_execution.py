@@ -1,0 +1,75 @@
+"""Execution and sign-off: worded by the clause library, printed the same by Word and by `s75 text`.
+
+The agreement says whether it is executed as a deed or under hand, and each party attests in the way its
+kind allows (a council's common seal or its authorised officers, an NHS body's authorised signatory).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from assembler.build.output import build
+from assembler.build.pipeline import assemble_source
+from assembler.engine.text import render_text
+from assembler.source.folder import DirectorySource
+from assembler.word.read import textconv
+from conftest import ROOT, edit
+
+PORTSMOUTH = ROOT / "agreements" / "portsmouth-framework-2022"
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _execution_text(folder: Path) -> str:
+    text = render_text(assemble_source(DirectorySource(str(folder))).document)
+    return _flat(text.split("\nEXECUTION\n", 1)[1])
+
+
+def test_word_and_text_print_the_same_execution_page(tmp_path):
+    out = tmp_path / "p.docx"
+    build(str(PORTSMOUTH), out)
+    word = _flat(textconv(out.read_bytes()))
+    text = _execution_text(PORTSMOUTH)
+    sentences = [s.strip() for s in re.split(r"(?<=[.:])\s", text) if len(s.strip()) > 30 and "...." not in s]
+    assert sentences, text
+    for sentence in sentences:
+        assert sentence in word, sentence
+    for label in ("Signature", "Name", "Position", "Date"):
+        assert word.count(f"{label} ") >= 3 or word.count(label) >= 3
+    assert "Signed by" not in word and "Signed by" not in text
+
+
+def test_deed_attestation_by_kind_of_party(base_copy):
+    text = _execution_text(base_copy)
+    assert "This Agreement has been executed as a deed by each Partner and is delivered" in text
+    assert "The common seal of Northbridge City Council was affixed to this deed in the presence of its authorised officer:" in text
+    assert "Executed as a deed by NHS Northbridge Clinical Commissioning Group acting by its authorised signatory:" in text
+    assert "Executed as a deed by Northbridge Community Health NHS Trust acting by its authorised signatory:" in text
+
+
+def test_under_hand_attestation(base_copy):
+    edit(base_copy / "agreement.yaml", "approvals:", "executed_as: under_hand\napprovals:")
+    edit(base_copy / "agreement.yaml", "      method: common_seal", "      method: signatories")
+    text = _execution_text(base_copy)
+    assert "has been signed on behalf of each Partner by its authorised signatories" in text
+    assert "Signed for and on behalf of Northbridge City Council by its authorised officer:" in text
+    assert "Signed for and on behalf of Northbridge Community Health NHS Trust by its authorised signatory:" in text
+    assert "deed" not in text
+
+
+def test_council_deed_without_its_seal_is_signed_by_authorised_officers(base_copy):
+    edit(base_copy / "agreement.yaml", "      method: common_seal", "      method: signatories")
+    text = _execution_text(base_copy)
+    assert ("Executed as a deed by Northbridge City Council acting by the officer authorised to do so under its "
+            "constitution:") in text
+
+
+def test_schedule_sign_off_names_every_partners_signatory():
+    text = _flat(render_text(assemble_source(DirectorySource(str(PORTSMOUTH))).document))
+    s256 = text.split("Payments under section 256 of the NHS Act 2006", 1)[1].split("SCHEDULE", 1)[0]
+    assert "This Schedule is signed off on behalf of each Partner to it by the officers below" in text
+    assert "Chief Finance Officer of the CCG, NHS Portsmouth Clinical Commissioning Group" in s256
+    assert "Director of Finance and Resources (section 151 officer), Portsmouth City Council" in s256
