@@ -109,7 +109,7 @@ def _document(data: dict, schema_name: str, schema_dir: str) -> str:
     lines = [f"# yaml-language-server: $schema={schema_dir}/{schema_name}.schema.json",
              "# Written by `s75 new`. Replace each tbc; the comment above a field is its help",
              "# (also `s75 schema " + schema_name + "`). `s75 validate` lists what is left to decide."]
-    lines += _mapping(data, inlined_schema(schema_name), 0)
+    lines += _mapping(data, inlined_schema(schema_name), 0, helped=set())
     return "\n".join(lines) + "\n"
 
 
@@ -133,27 +133,31 @@ def _help(schema: dict, indent: int) -> list[str]:
     return textwrap.wrap(text, WIDTH - len(prefix), initial_indent=prefix, subsequent_indent=prefix)
 
 
-def _mapping(data: dict, schema: dict, indent: int, first_prefix: str = "") -> list[str]:
+def _mapping(data: dict, schema: dict, indent: int, helped: set, first_prefix: str = "") -> list[str]:
+    """Lines of a mapping; each field's help is written once, above its first use (``helped``
+    holds the schemas already explained, so a list's second item is not explained again)."""
     lines: list[str] = []
     for n, (key, value) in enumerate(data.items()):
         child = _child(schema, key)
         pad = " " * indent
         head = (first_prefix if n == 0 and first_prefix else pad) + f"{_scalar(key)}:"
-        # the help of a list item's first key goes above its "- ", at the dash's column
-        lines += _help(child, indent - 2 if n == 0 and first_prefix else indent)
-        lines += _value(head, value, child, indent)
+        if id(child) not in helped:
+            helped.add(id(child))
+            # the help of a list item's first key goes above its "- ", at the dash's column
+            lines += _help(child, indent - 2 if n == 0 and first_prefix else indent)
+        lines += _value(head, value, child, indent, helped)
     return lines
 
 
-def _value(head: str, value, schema: dict, indent: int) -> list[str]:
+def _value(head: str, value, schema: dict, indent: int, helped: set) -> list[str]:
     if isinstance(value, dict) and value:
-        return [head] + _mapping(value, schema, indent + 2)
+        return [head] + _mapping(value, schema, indent + 2, helped)
     if isinstance(value, list) and value:
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         lines = [head]
         for item in value:
             if isinstance(item, dict):
-                lines += _mapping(item, items, indent + 4, first_prefix=" " * (indent + 2) + "- ")
+                lines += _mapping(item, items, indent + 4, helped, first_prefix=" " * (indent + 2) + "- ")
             else:
                 lines.append(" " * (indent + 2) + "- " + _scalar(item))
         return lines
