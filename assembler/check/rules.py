@@ -19,8 +19,8 @@ from assembler.diagnostics import ERROR, WARNING, Diagnostic
 from assembler.source.yamlfile import YamlFile
 from assembler import law
 from assembler.model import (
-    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, made_date, parse_date,
-    party_kinds,
+    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, law_date, made_date,
+    parse_date, party_kinds,
     total, year_bounds,
 )
 from assembler.resources import data_file
@@ -153,6 +153,11 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
     for i, officer in enumerate(data.get("sign_off", [])):
         if "party" in officer:
             yield ("sign_off", i, "party"), officer["party"]
+    for role in ("controller", "processor"):
+        if role in data.get("data_protection", {}):
+            yield ("data_protection", role), data["data_protection"][role]
+    if "assets_owner" in data.get("exit", {}):
+        yield ("exit", "assets_owner"), data["exit"]["assets_owner"]
 
 
 @rule
@@ -197,6 +202,44 @@ def governance_references_exist(ctx: Context):
             if key is not None and key not in allowed:
                 yield _at(doc, path, "S75-GOVREF", f"'{key}' is not {'a governance body' if path[-1] == 'moves_between_lines_by' else 'partners or a governance body'} of this agreement",
                           _suggest(key, allowed) if allowed else "add the body under governance: bodies: in agreement.yaml")
+
+
+JOINT_WORKING_IN_FORCE = dt.date(2022, 7, 1)  # NHS Act 2006 ss65Z5 and 65Z6 (Health and Care Act 2022)
+
+
+@rule
+def joint_committees_need_the_power_and_a_delegation(ctx: Context):
+    """A joint committee exists only under ss65Z5-65Z6 (from 1 July 2022) and only to exercise delegated functions."""
+    for b, body in enumerate(ctx.data.get("governance", {}).get("bodies", [])):
+        if body.get("status") != "joint_committee":
+            continue
+        where = ("governance", "bodies", b, "status")
+        if parse_date(law_date(ctx.data)) < JOINT_WORKING_IN_FORCE:
+            yield _at(ctx.framework, where, "S75-JOINT-COMMITTEE",
+                      f"the {body['name']} cannot be a joint committee: sections 65Z5 and 65Z6 of the NHS Act 2006, "
+                      f"which allow one, came into force on 1 July 2022, after this agreement's date",
+                      "use status: advisory, with each member acting under their own organisation's delegation")
+        elif not body.get("delegated_authority"):
+            yield _at(ctx.framework, where, "S75-JOINT-COMMITTEE",
+                      f"the {body['name']} is a joint committee but its terms of reference delegate nothing to it",
+                      "list the functions delegated to it under delegated_authority:, or use status: advisory")
+
+
+@rule
+def processor_named_with_its_controller(ctx: Context):
+    for doc in ctx.schedules:
+        dp = doc.data.get("data_protection", {})
+        if dp.get("roles") != "controller_processor":
+            continue
+        missing = [role for role in ("controller", "processor") if role not in dp]
+        if missing:
+            yield _at(doc, ("data_protection", "roles"), "S75-PROCESSOR",
+                      f"controller_processor needs the {' and the '.join(missing)} named",
+                      "add controller: and processor: with the keys of two partners to this scheme")
+        elif dp["controller"] == dp["processor"]:
+            yield _at(doc, ("data_protection", "processor"), "S75-PROCESSOR",
+                      "the controller and the processor are the same partner",
+                      "name the partner that processes data on the other's instructions as processor:")
 
 
 @rule

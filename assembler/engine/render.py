@@ -85,6 +85,7 @@ def schedule_conditions(schedule: Record) -> set[str]:
         "has_governance_body": "body" in schedule,
         "has_performance": bool(schedule.get("performance")),
         "has_sign_off": bool(schedule.get("sign_off")),
+        "mental_health_aftercare": schedule.get("mental_health_aftercare", False),
     }
     return held | {name for name, holds in checks.items() if holds}
 

@@ -1,0 +1,131 @@
+"""Clauses an unseen agreement needs: procurement by date, data roles per scheme, s117 after-care, exits that hold,
+joint committees only where the law allows them."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assembler.build.pipeline import assemble_source, check_path
+from assembler.engine.text import render_text
+from assembler.source.folder import DirectorySource
+
+from conftest import edit
+
+CASES = Path(__file__).parent / "cases"
+POOL = "schedules/pool.yaml"
+
+
+def text_of(root: Path, schedule: str = "") -> str:
+    """The agreement as plain text on one line, or only the schedule with key ``schedule``."""
+    document = assemble_source(DirectorySource(str(root))).document
+    if schedule:
+        document = replace(document, sections=[s for s in document.sections if s.key == schedule])
+    return " ".join(render_text(document).split())
+
+
+def dated(base_copy: Path, day: str) -> Path:
+    edit(base_copy / "agreement.yaml", "commencement: 2017-04-01", f"agreement_date: {day}\ncommencement: 2017-04-01")
+    return base_copy
+
+
+@pytest.mark.parametrize("day, health, general", [
+    ("2017-03-01", "National Health Service (Procurement, Patient Choice and Competition) (No. 2) Regulations 2013",
+     "Public Contracts Regulations 2015"),
+    ("2024-06-01", "Health Care Services (Provider Selection Regime) Regulations 2023", "Public Contracts Regulations 2015"),
+    ("2026-01-15", "Health Care Services (Provider Selection Regime) Regulations 2023", "Procurement Act 2023"),
+])
+def test_procurement_cites_the_regime_in_force_on_the_agreements_date(base_copy, day, health, general):
+    text = text_of(dated(base_copy, day))
+    clause = text[text.index("PROCUREMENT"):text.index("POOLED FUNDS") if "POOLED FUNDS" in text else None]
+    assert health in clause and general in clause
+    others = {name for name in ("Provider Selection Regime", "Procurement, Patient Choice", "Procurement Act 2023",
+                                "Public Contracts Regulations 2015") if name not in health and name not in general}
+    for other in others:
+        assert other not in clause, (day, other)
+
+
+DATA = {  # (roles, the agreement's date): the words the Data Protection Legislation of that date uses
+    ("separate_controllers", "2017-03-01"): "Each Partner is a separate data controller of the Personal Data it processes",
+    ("separate_controllers", "2019-03-01"): "Each Partner is a separate controller of the Personal Data it processes",
+    ("joint_controllers", "2017-03-01"): "The Partners to the Scheme are data controllers jointly of the Personal Data",
+    ("joint_controllers", "2019-03-01"): "The Partners to the Scheme are joint controllers of the Personal Data "
+                                         "processed for it. The information sharing agreement referred to below records",
+}
+
+
+@pytest.mark.parametrize("roles, day", sorted(DATA))
+def test_each_scheme_states_the_data_roles_and_the_sharing_agreement(base_copy, roles, day):
+    edit(base_copy / POOL, "governance_body: board", f"""governance_body: board
+data_protection:
+  roles: {roles}
+  sharing_agreement: {{title: Northbridge Care Record Sharing Agreement, date: 2017-02-01}}
+""")
+    text = text_of(dated(base_copy, day), "pool")
+    assert DATA[roles, day] in text
+    assert "information sharing agreement entitled Northbridge Care Record Sharing Agreement, dated 1 February 2017" in text
+    assessment = "data protection impact assessment" if day >= "2018-05-25" else "privacy impact assessment"
+    assert f"must complete a {assessment} of the sharing" in text
+
+
+def test_without_data_roles_the_scheme_leaves_marked_blanks_and_forbids_sharing(base_copy):
+    text = text_of(base_copy, "pool")
+    assert "[controllers, joint controllers, or controller and processor]" in text
+    assert "No Personal Data may be shared for the Scheme until that agreement is in force" in text
+
+
+def test_controller_and_processor_are_named(base_copy):
+    edit(base_copy / POOL, "governance_body: board", """governance_body: board
+data_protection: {roles: controller_processor, controller: ccg, processor: council, impact_assessment_done: true}
+""")
+    text = text_of(base_copy, "pool")
+    assert "must complete a privacy impact assessment" not in text
+    assert "the CCG is the data controller, and the Council its data processor, of the Personal Data" in text.replace("The CCG", "the CCG")
+    assert "have completed a privacy impact assessment" in text
+
+
+def test_s117_aftercare_only_where_the_scheme_says_so(base_copy):
+    assert "section 117 of the Mental Health Act 1983" not in text_of(base_copy)
+    edit(base_copy / POOL, "governance_body: board", "governance_body: board\nmental_health_aftercare: true")
+    text = text_of(base_copy)
+    assert "AFTER-CARE UNDER SECTION 117 OF THE MENTAL HEALTH ACT 1983" in text
+    assert "must not delay the provision of the services the person needs" in text
+
+
+def test_exit_states_staff_contracts_and_assets(base_copy):
+    edit(base_copy / POOL, "governance_body: board", """governance_body: board
+exit: {staff: transfer_possible, contracts: novate_to_funder, assets_owner: council}
+""")
+    text = text_of(base_copy, "pool")
+    assert "must consider whether the Transfer of Undertakings (Protection of Employment) Regulations 2006" in text
+    assert "must, if that other Partner asks, be novated to it" in text
+    assert "belong, when it ends, to the Council, which must pay each other Partner" in text
+
+
+def test_the_agreement_cannot_be_ended_on_shorter_notice_than_its_longest_scheme(base_copy):
+    assert "at least 6 months’ written notice." in text_of(base_copy)
+    edit(base_copy / POOL, "duration:\n", "duration:\n  termination_notice_months: 12\n")
+    text = text_of(base_copy)
+    assert "at least 12 months’ written notice. That is the longest period of notice" in text
+
+
+def test_a_joint_committee_needs_the_2022_powers(tmp_path):
+    root = tmp_path / "agreement"
+    shutil.copytree(CASES / "base", root)
+    edit(root / "agreement.yaml", "      purpose: Oversees the schemes and the pooled fund.\n",
+         "      purpose: Oversees the schemes and the pooled fund.\n      status: joint_committee\n"
+         "      delegated_authority: [Approve the annual spending plan of each pooled fund.]\n")
+    assert [d.code for d in check_path(str(root)) if d.level == "error"] == ["S75-JOINT-COMMITTEE"]
+    shutil.rmtree(root)
+    shutil.copytree(CASES / "base", root)
+    for source in (CASES / "valid" / "icb-after-2022").rglob("*.yaml"):
+        shutil.copyfile(source, root / source.relative_to(CASES / "valid" / "icb-after-2022"))
+    edit(root / "agreement.yaml", "      purpose: Oversees the schemes and the pooled fund.\n",
+         "      purpose: Oversees the schemes and the pooled fund.\n      status: joint_committee\n"
+         "      delegated_authority: [Approve the annual spending plan of each pooled fund.]\n")
+    text = text_of(root)
+    assert "The Joint Commissioning Board is a joint committee of the Partners" in text
+    assert "section 65Z5 of the NHS Act" in text and "is not a joint committee" not in text
