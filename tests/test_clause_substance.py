@@ -3,6 +3,7 @@ joint committees only where the law allows them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,12 @@ def text_of(root: Path, schedule: str = "") -> str:
     if schedule:
         document = replace(document, sections=[s for s in document.sections if s.key == schedule])
     return " ".join(render_text(document).split())
+
+
+def set_block(path: Path, key: str, block: str) -> None:
+    """Replace the top-level ``key:`` block of a schedule (or add it) with ``block``; an empty block removes it."""
+    text = re.sub(rf"(?m)^{key}:.*\n(?:[ ].*\n?)*", "", path.read_text(encoding="utf-8"))
+    path.write_text(text.rstrip("\n") + "\n" + block, encoding="utf-8")
 
 
 def dated(base_copy: Path, day: str) -> Path:
@@ -59,8 +66,7 @@ DATA = {  # (roles, the agreement's date): the words the Data Protection Legisla
 
 @pytest.mark.parametrize("roles, day", sorted(DATA))
 def test_each_scheme_states_the_data_roles_and_the_sharing_agreement(base_copy, roles, day):
-    edit(base_copy / POOL, "governance_body: board", f"""governance_body: board
-data_protection:
+    set_block(base_copy / POOL, "data_protection", f"""data_protection:
   roles: {roles}
   sharing_agreement: {{title: Northbridge Care Record Sharing Agreement, date: 2017-02-01}}
 """)
@@ -72,15 +78,16 @@ data_protection:
 
 
 def test_without_data_roles_the_scheme_leaves_marked_blanks_and_forbids_sharing(base_copy):
+    set_block(base_copy / POOL, "data_protection", "")
     text = text_of(base_copy, "pool")
     assert "[controllers, joint controllers, or controller and processor]" in text
     assert "No Personal Data may be shared for the Scheme until that agreement is in force" in text
 
 
 def test_controller_and_processor_are_named(base_copy):
-    edit(base_copy / POOL, "governance_body: board", """governance_body: board
-data_protection: {roles: controller_processor, controller: ccg, processor: council, impact_assessment_done: true}
-""")
+    set_block(base_copy / POOL, "data_protection",
+              "data_protection: {roles: controller_processor, controller: ccg, processor: council, "
+              "impact_assessment_done: true}\n")
     text = text_of(base_copy, "pool")
     assert "must complete a privacy impact assessment" not in text
     assert "the CCG is the data controller, and the Council its data processor, of the Personal Data" in text.replace("The CCG", "the CCG")
@@ -96,9 +103,7 @@ def test_s117_aftercare_only_where_the_scheme_says_so(base_copy):
 
 
 def test_exit_states_staff_contracts_and_assets(base_copy):
-    edit(base_copy / POOL, "governance_body: board", """governance_body: board
-exit: {staff: transfer_possible, contracts: novate_to_funder, assets_owner: council}
-""")
+    set_block(base_copy / POOL, "exit", "exit: {staff: transfer_possible, contracts: novate_to_funder, assets_owner: council}\n")
     text = text_of(base_copy, "pool")
     assert "must consider whether the Transfer of Undertakings (Protection of Employment) Regulations 2006" in text
     assert "must, if that other Partner asks, be novated to it" in text

@@ -34,7 +34,7 @@ BODY_CONDITIONS = frozenset({
 SCHEDULE_CONDITIONS = frozenset({
     "pooled_fund", "aligned_budget", "lead_commissioning", "integrated_provision", "better_care_fund",
     "phased", "has_lines", "has_capital", "dfg_pass_through", "risk_override", "underspend_override",
-    "has_governance_body", "has_performance", "has_sign_off",
+    "has_governance_body", "has_performance", "has_sign_off", "mental_health_aftercare",
 })
 BLOCKS = frozenset({"definitions", "contributions", "partner-totals", "performance", "members", "notices",
                     "signatures", "sign-off"})
