@@ -168,8 +168,8 @@ def build_all(paths: list[str], output: Path | None = None, outdir: Path | None 
             failures.append(exc)
     if pdf and results:
         try:
-            # A draft's .docx takes LibreOffice's filled-in contents page too; a final
-            # one stays as s75 wrote it, the bytes its manifest records and verify rebuilds.
+            # A draft's .docx gets the contents' page numbers too; a final one stays
+            # as s75 wrote it, the bytes its manifest records and verify rebuilds.
             pdfs = convert_to_pdf([r.output for r in results], results[0].output.parent, fill_docx=not final)
         except S75Error as exc:
             failures.append(exc)

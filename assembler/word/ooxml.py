@@ -388,6 +388,46 @@ def toc_paragraphs(entries: list[TocEntry], style_id: str) -> list[etree._Elemen
     return paras
 
 
+def fill_toc_pages(docx: bytes, pages: list[str]) -> bytes | None:
+    """``docx`` with each contents entry given its page number, and Word no longer asked to update.
+
+    ``pages`` are the page numbers LibreOffice laid out, one per entry in
+    order. Each entry gets a PAGEREF to its heading with that number as its
+    result, as Word itself writes a contents page, so the document keeps
+    s75's own structure. None if the entries and ``pages`` do not pair up.
+    """
+    with zipfile.ZipFile(io.BytesIO(docx)) as package:
+        parts = {info.filename: package.read(info.filename) for info in package.infolist()}
+    body = etree.fromstring(parts["word/document.xml"])
+    start = find_toc_paragraph(body)
+    if start is None:
+        return None
+    style = start.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
+    entries = []
+    for paragraph in [start, *start.itersiblings(qn("w:p"))]:
+        found = paragraph.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
+        link = paragraph.find(qn("w:hyperlink"))
+        if style is None or found is None or found.get(qn("w:val")) != style.get(qn("w:val")) or link is None:
+            break
+        entries.append(link)
+    if not entries or len(entries) != len(pages) or not all(page.isdigit() for page in pages):
+        return None
+    for link, page in zip(entries, pages):
+        child(child(link, "w:r"), "w:tab")
+        for run in field_runs(f"PAGEREF {link.get(qn('w:anchor'))} \\h", page):
+            link.append(run)
+    settings = etree.fromstring(parts["word/settings.xml"])
+    for node in settings.findall(qn("w:updateFields")):
+        settings.remove(node)
+    parts["word/document.xml"] = etree.tostring(body, xml_declaration=True, encoding="UTF-8", standalone=True)
+    parts["word/settings.xml"] = etree.tostring(settings, xml_declaration=True, encoding="UTF-8", standalone=True)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    return normalise_package(out.getvalue())
+
+
 def find_toc_paragraph(body: etree._Element) -> etree._Element | None:
     """The paragraph holding the TOC field's instruction, if any."""
     for instr in body.iter(qn("w:instrText")):

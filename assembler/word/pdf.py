@@ -4,7 +4,8 @@ LibreOffice is slow to start, so every document of a batch goes through one
 LibreOffice process. ``soffice --convert-to pdf`` would leave the contents
 page as Word's unfilled field, so the conversion is driven through UNO
 (uno_contents.py): each document's indexes are updated, then it is stored as
-PDF and, when asked, back over the .docx with the same filled-in contents.
+PDF and, when asked, the page numbers LibreOffice gave the contents entries
+are written into s75's own .docx.
 LibreOffice's Python bridge is the system Python's (Debian's python3-uno),
 not this program's, so that step runs as a script under that Python. Each
 run gets its own throwaway user profile: two builds at once would otherwise
@@ -22,6 +23,7 @@ import sys
 import tempfile
 
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
+from assembler.word.ooxml import fill_toc_pages
 
 TIMEOUT_SECONDS = 600
 _MAC_APP = pathlib.Path("/Applications/LibreOffice.app/Contents/MacOS/soffice")
@@ -71,10 +73,11 @@ def convert_to_pdf(docx_paths: list[pathlib.Path], outdir: pathlib.Path,
                    fill_docx: bool = False) -> list[pathlib.Path]:
     """Convert each .docx to ``outdir/<stem>.pdf`` with its contents page filled in.
 
-    With ``fill_docx`` each .docx is also replaced by LibreOffice's save of it,
-    whose contents page carries the same entries and page numbers (its bytes
-    are then LibreOffice's, not s75's). Returns the PDF paths in input order;
-    a PDF of the same name is replaced.
+    With ``fill_docx`` each .docx's contents entries also get the page numbers
+    LibreOffice laid out (and Word is no longer asked to update fields), so
+    the .docx and the PDF show the same contents; the rest of the .docx is
+    s75's own. Returns the PDF paths in input order; a PDF of the same name
+    is replaced.
     """
     docx_paths = [pathlib.Path(p) for p in docx_paths]
     outdir = pathlib.Path(outdir)
@@ -97,7 +100,7 @@ def convert_to_pdf(docx_paths: list[pathlib.Path], outdir: pathlib.Path,
     expected = [outdir / (p.stem + ".pdf") for p in docx_paths]
     with tempfile.TemporaryDirectory(prefix="s75-soffice-") as profile:
         command = [python, str(_SCRIPT), soffice, pathlib.Path(profile).as_uri(),
-                   "pdf+docx" if fill_docx else "pdf", str(outdir), *[str(p) for p in docx_paths]]
+                   "pdf+pages" if fill_docx else "pdf", str(outdir), *[str(p) for p in docx_paths]]
         env = dict(os.environ, HOME=profile)  # nothing of the user's own setup leaks in
         env.pop("PYTHONPATH", None)  # the system Python must not see this program's packages
         try:
@@ -122,7 +125,27 @@ def convert_to_pdf(docx_paths: list[pathlib.Path], outdir: pathlib.Path,
                   "open the .docx in LibreOffice to see whether it loads")
             for p in (missing or docx_paths)
         ])
+    if fill_docx:
+        pages = dict(line.split("\t")[1:] for line in done.stdout.splitlines()
+                     if line.startswith("PAGES\t") and line.count("\t") == 2)
+        for docx in docx_paths:
+            _fill_pages(docx, pages.get(str(docx), "").split())
     return expected
+
+
+def _fill_pages(docx: pathlib.Path, pages: list[str]) -> None:
+    """Write the contents' page numbers into ``docx``; leave it to Word if they do not pair up."""
+    filled = fill_toc_pages(docx.read_bytes(), pages)
+    if filled is None:
+        return
+    temporary = docx.with_name(f".{docx.name}.{os.getpid()}.pages")
+    try:
+        temporary.write_bytes(filled)
+        os.replace(temporary, docx)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise BuildError(_diag(str(docx), "S75-PDF", f"cannot write the contents' page numbers into {docx}: "
+                               f"{exc.strerror or exc}", "check the folder can be written to")) from exc
 
 
 def _check_inputs(docx_paths: list[pathlib.Path]) -> None:

@@ -3,16 +3,17 @@
 Run by ``assembler.word.pdf`` under the system Python, the one with
 LibreOffice's ``uno`` bridge (Debian's python3-uno), never imported by s75:
 
-    /usr/bin/python3 uno_contents.py SOFFICE PROFILE_URL (pdf|pdf+docx) OUTDIR DOCX...
+    /usr/bin/python3 uno_contents.py SOFFICE PROFILE_URL (pdf|pdf+pages) OUTDIR DOCX...
 
 A plain ``soffice --convert-to pdf`` lays the pages out but leaves the table
 of contents as Word's field result, with no page numbers. Through UNO the
 document is loaded hidden, each of its indexes is updated (LibreOffice pages
-the document to do so), and the result is stored as PDF and, with
-``pdf+docx``, back over the .docx, so Word opens it with the contents filled
-in. One LibreOffice process serves the whole batch. A line "FAILED path:
-reason" is printed for each document that could not be done; the exit code
-is 0 only if every document was.
+the document to do so), and the result is stored as PDF. With ``pdf+pages``
+the page number of each contents entry is printed as a line
+"PAGES<tab>path<tab>5 8 9 ...", for s75 to write into its own .docx. One
+LibreOffice process serves the whole batch. A line "FAILED path: reason" is
+printed for each document that could not be done; the exit code is 0 only
+if every document was.
 """
 
 import os
@@ -50,25 +51,25 @@ def _connect(pipe):
             time.sleep(0.1)
 
 
-def _convert(desktop, docx, outdir, keep_docx):
+def _convert(desktop, docx, outdir, pages):
     url = uno.systemPathToFileUrl(os.path.abspath(docx))
-    document = desktop.loadComponentFromURL(url, "_blank", 0, _props(Hidden=True, ReadOnly=False))
+    document = desktop.loadComponentFromURL(url, "_blank", 0, _props(Hidden=True, ReadOnly=True))
     if document is None:
         raise RuntimeError("LibreOffice could not open it")
     try:
         indexes = document.getDocumentIndexes()
+        contents = []
         for i in range(indexes.getCount()):
-            indexes.getByIndex(i).update()
-        document.refresh()
+            index = indexes.getByIndex(i)
+            index.update()
+            if not contents and index.supportsService("com.sun.star.text.ContentIndex"):
+                lines = [line for line in index.getAnchor().getString().split("\n") if line.strip()]
+                contents = [line.rsplit("\t", 1)[-1].strip() if "\t" in line else "" for line in lines]
         stem = os.path.splitext(os.path.basename(docx))[0]
         pdf = uno.systemPathToFileUrl(os.path.abspath(os.path.join(outdir, stem + ".pdf")))
         document.storeToURL(pdf, _props(FilterName="writer_pdf_Export", Overwrite=True))
-        if keep_docx:
-            # Written beside the .docx, then renamed over it: a failure leaves the original.
-            temporary = os.path.join(os.path.dirname(os.path.abspath(docx)), f".{stem}.{uuid.uuid4().hex}.docx")
-            document.storeToURL(uno.systemPathToFileUrl(temporary),
-                                _props(FilterName="MS Word 2007 XML", Overwrite=True))
-            os.replace(temporary, docx)
+        if pages:
+            print(f"PAGES\t{docx}\t{' '.join(page or '-' for page in contents)}", flush=True)
     finally:
         document.close(True)
 
@@ -86,7 +87,7 @@ def main(argv):
         desktop = _connect(pipe)
         for docx in documents:
             try:
-                _convert(desktop, docx, outdir, mode == "pdf+docx")
+                _convert(desktop, docx, outdir, mode == "pdf+pages")
             except Exception as exc:  # report it and go on with the others
                 failed += 1
                 print(f"FAILED {docx}: {' '.join(str(exc).split()) or type(exc).__name__}", flush=True)
