@@ -205,7 +205,7 @@ COMPUTED = {
     "agreement": ("end", "law_date", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
                   "pooled_schedules", "party_index"),
     "party": ("is_nhs", "is_council", "kind_label"),
-    "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "provider", "provided_for",
+    "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "provider", "provided_for", "controllers",
                  "start", "end", "years",
                  "effective_risk_share", "effective_underspend", "body", "capital_lines", "money",
                  "grand_total"),
@@ -284,6 +284,27 @@ def money_table(data: Mapping, partners: list[str]) -> tuple[Record, ...]:
     return tuple(tables)
 
 
+def line_controller(line: Mapping, data: Mapping) -> str | None:
+    """The partner that controls spending on a line: named, or the only one it can be; None if the schedule must say.
+
+    Risk follows control, not funding: the partner that commissions or spends
+    a line is the one that can keep it within budget.
+    """
+    if "spent_by" in line:
+        return line["spent_by"]
+    if "lead" in line:
+        return line["lead"]
+    lead = (data.get("lead_commissioning") or {}).get("lead")
+    if lead not in (None, "joint", "tbc"):
+        return lead
+    provider = (data.get("integrated_provision") or {}).get("provider")
+    if provider:
+        return provider
+    payers = {p for amounts in line.get("contributions", {}).values() if isinstance(amounts, Mapping)
+              for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
+    return payers.pop() if len(payers) == 1 else None
+
+
 def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[str, Record]) -> Record:
     partners = [p for p in data["partners"]]
     partner_parties = tuple(parties[p] for p in partners if p in parties)
@@ -298,6 +319,7 @@ def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[s
         "effective_risk_share": data.get("risk_share", framework["finance"]["risk_share"]),
         "effective_underspend": data.get("underspend", framework["finance"]["underspend"]),
         "capital_lines": tuple(l for l in data.get("lines", []) if l["type"] == "capital"),
+        "controllers": tuple(Record({"name": l["name"], "party": line_controller(l, data)}) for l in data.get("lines", [])),
         "money": money_table(data, partners),
     }
     computed["grand_total"] = total(t.total for t in computed["money"])

@@ -206,7 +206,7 @@ def test_example_agreement_validates(name):
     diagnostics = validate_path(str(path))
     errors = [d for d in diagnostics if d.level == "error"]
     assert not errors, describe(errors, path)
-    if name == "southampton-bcf-2017":
-        assert diagnostics == [], describe(diagnostics, path)
+    if name == "southampton-bcf-2017":  # all its figures are settled; seed 004 does not say who controls each line
+        assert {d.code for d in diagnostics} == {"S75-RISK-CONTROL"}, describe(diagnostics, path)
     result = run_cli(path)
     assert result.exit_code == 0, result.output

@@ -134,3 +134,17 @@ def test_a_joint_committee_needs_the_2022_powers(tmp_path):
     text = text_of(root)
     assert "The Joint Commissioning Board is a joint committee of the Partners" in text
     assert "section 65Z5 of the NHS Act" in text and "is not a joint committee" not in text
+
+
+def test_risk_follows_control_not_funding(base_copy):
+    """The Council controls a line the CCG mostly funds: the Council, not the CCG, bears its overspend."""
+    text = text_of(base_copy, "pool")
+    assert "(a) Community equipment: the Council;" in text
+    whole = text_of(base_copy)
+    assert "Each Partner bears any Overspend on the lines of a Scheme whose spending it controls" in whole
+    assert "in proportion to their Contributions to that part" not in whole
+
+
+def test_a_jointly_funded_line_with_no_controller_is_left_for_the_schedule_to_say(base_copy):
+    edit(base_copy / POOL, "    type: revenue\n    spent_by: council\n", "    type: revenue\n")
+    assert "Community equipment: [Partner that controls spending on this line]" in text_of(base_copy, "pool")

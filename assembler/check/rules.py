@@ -19,8 +19,8 @@ from assembler.diagnostics import ERROR, WARNING, Diagnostic
 from assembler.source.yamlfile import YamlFile
 from assembler import law
 from assembler.model import (
-    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, law_date, made_date,
-    parse_date, party_kinds,
+    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, law_date, line_controller,
+    made_date, parse_date, party_kinds,
     total, year_bounds,
 )
 from assembler.resources import data_file
@@ -156,6 +156,9 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
     for role in ("controller", "processor"):
         if role in data.get("data_protection", {}):
             yield ("data_protection", role), data["data_protection"][role]
+    for n, line in enumerate(data.get("lines", [])):
+        if "spent_by" in line:
+            yield ("lines", n, "spent_by"), line["spent_by"]
     if "assets_owner" in data.get("exit", {}):
         yield ("exit", "assets_owner"), data["exit"]["assets_owner"]
 
@@ -240,6 +243,21 @@ def processor_named_with_its_controller(ctx: Context):
             yield _at(doc, ("data_protection", "processor"), "S75-PROCESSOR",
                       "the controller and the processor are the same partner",
                       "name the partner that processes data on the other's instructions as processor:")
+
+
+@rule
+def own_overspend_knows_who_controls_each_line(ctx: Context):
+    """Under own_overspend, a jointly funded line with no controlling partner would have no one to bear its risk."""
+    for doc in ctx.schedules:
+        model = doc.data.get("risk_share", ctx.data["finance"]["risk_share"])["model"]
+        if model != "own_overspend":
+            continue
+        for n, line in enumerate(doc.data.get("lines", [])):
+            if line_controller(line, doc.data) is None:
+                yield _at(doc, ("lines", n, "name"), "S75-RISK-CONTROL",
+                          f"the line '{line['name']}' is funded by more than one partner, and the schedule does not say "
+                          f"which controls its spending, so under own_overspend no one bears its overspend",
+                          "add spent_by: with the key of the partner that commissions or spends the line", level=WARNING)
 
 
 @rule
