@@ -30,8 +30,8 @@ def findings(tmp_path, *edits):
 def test_bad_amount_does_not_hide_bad_party_on_the_same_line(tmp_path):
     got, _ = findings(tmp_path, ("schedules/pool.yaml", "      2017-18:\n        ccg: 900000\n        council: 400000\n",
                                  "      2017-18: {ccgg: 900000.50, council: 400000}\n"))
-    assert ("S75-PARTYREF", "pool.yaml", 45) in got
-    assert ("S75-FLOAT-MONEY", "pool.yaml", 45) in got
+    assert ("S75-PARTYREF", "pool.yaml", 46) in got
+    assert ("S75-FLOAT-MONEY", "pool.yaml", 46) in got
 
 
 def test_odd_number_does_not_hide_bad_party_or_unknown_key(tmp_path):
@@ -41,8 +41,8 @@ def test_odd_number_does_not_hide_bad_party_or_unknown_key(tmp_path):
         ("schedules/pool.yaml", "  monitoring:", "  monitorng:"),
     )
     assert sorted(got) == sorted([
-        ("S75-NUMBER", "pool.yaml", 46),
-        ("S75-PARTYREF", "pool.yaml", 46),
+        ("S75-NUMBER", "pool.yaml", 47),
+        ("S75-PARTYREF", "pool.yaml", 47),
         ("S75-UNKNOWN-KEY", "pool.yaml", 36),
         ("S75-R7-3G", "pool.yaml", 31),  # monitoring is missing, under its misspelt name
     ]), got
@@ -50,7 +50,7 @@ def test_odd_number_does_not_hide_bad_party_or_unknown_key(tmp_path):
 
 def test_a_bad_amount_is_not_also_reported_as_tbc(tmp_path):
     got, _ = findings(tmp_path, ("schedules/pool.yaml", "        ccg: 900000\n", "        ccg: 1,000\n"))
-    assert got == [("S75-TYPE", "pool.yaml", 46)], got
+    assert got == [("S75-TYPE", "pool.yaml", 47)], got
 
 
 def test_malformed_date_is_one_finding(tmp_path):

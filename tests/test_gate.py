@@ -45,12 +45,13 @@ def _blank(folder: Path) -> None:
     edit(lead, "  - lead_commissioning\n", "  - aligned_budget\n")
     edit(lead, "lead_commissioning:\n  lead: council\n  on_behalf_of:\n    - ccg\n", "")
     edit(lead, "aims:\n  - Commission one carers' support service for the city.\n", "")
+    edit(lead, "  - name: Carers' support contract\n", "  - name: Carers' support contract\n    spent_by: council\n")
 
 
 # row code -> (edit the base agreement, code reported, file:line it is reported at)
 CASES = {
     "S75-FINAL": (_status_still_draft, "S75-FINAL", "agreement.yaml:4:9"),
-    "S75-TBC": (_tbc, "S75-TBC", "schedules/pool.yaml:47:18"),
+    "S75-TBC": (_tbc, "S75-TBC", "schedules/pool.yaml:48:18"),
     "*": (_warning, "S75-RISK-SHARE", "agreement.yaml:87:12"),
     "S75-BLANK": (_blank, "S75-BLANK", "agreement.yaml:1:1"),
 }
