@@ -290,16 +290,11 @@ def line_controller(line: Mapping, data: Mapping) -> str | None:
     Risk follows control, not funding: the partner that commissions or spends
     a line is the one that can keep it within budget.
     """
-    if "spent_by" in line:
-        return line["spent_by"]
-    if "lead" in line:
-        return line["lead"]
-    lead = (data.get("lead_commissioning") or {}).get("lead")
-    if lead not in (None, "joint", "tbc"):
-        return lead
-    provider = (data.get("integrated_provision") or {}).get("provider")
-    if provider:
-        return provider
+    named = [line.get("spent_by"), line.get("lead"), (data.get("lead_commissioning") or {}).get("lead"),
+             (data.get("integrated_provision") or {}).get("provider")]
+    for key in named:
+        if key not in (None, "joint", "tbc"):
+            return key
     payers = {p for amounts in line.get("contributions", {}).values() if isinstance(amounts, Mapping)
               for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
     return payers.pop() if len(payers) == 1 else None
