@@ -148,3 +148,15 @@ def test_risk_follows_control_not_funding(base_copy):
 def test_a_jointly_funded_line_with_no_controller_is_left_for_the_schedule_to_say(base_copy):
     edit(base_copy / POOL, "    type: revenue\n    spent_by: council\n", "    type: revenue\n")
     assert "Community equipment: [Partner that controls spending on this line]" in text_of(base_copy, "pool")
+
+
+def test_dfg_passed_on_in_a_two_tier_area_names_the_districts_as_grantees_not_parties(tmp_path):
+    root = tmp_path / "agreement"
+    shutil.copytree(CASES / "base", root)
+    for source in (CASES / "valid" / "dfg-county-passes-to-districts").rglob("*.yaml"):
+        shutil.copyfile(source, root / source.relative_to(CASES / "valid" / "dfg-county-passes-to-districts"))
+    text = text_of(root, "pool")
+    assert "The district councils are not parties to this Agreement" in text
+    assert "must attach the conditions that the BCF Requirements place on the grant" in text
+    assert "must require each district council to report" not in text
+    assert "available for disabled people of any age, including children" in text

@@ -626,6 +626,30 @@ def dfg_is_capital(ctx: Context):
                           "Grant is", "give this line category: dfg, or remove pass_through_to", key=True)
 
 
+_HOUSING_GRANT_FUNCTION = re.compile(r"disabled facilities|housing grants, construction and regeneration", re.I)
+
+
+@rule
+def county_councils_pass_the_dfg_on(ctx: Context):
+    """In a two-tier area the districts are the housing authorities: a county holds no DFG functions of its own."""
+    for doc in ctx.schedules:
+        councils = [ctx.parties[p] for p in doc.data["partners"] if p in ctx.parties and ctx.parties[p]["kind"] in COUNCIL_KINDS]
+        if not councils or any(c["kind"] != "county_council" for c in councils):
+            continue
+        for n, line in enumerate(doc.data.get("lines", [])):
+            if line.get("category") == "dfg" and not line.get("pass_through_to"):
+                yield _at(doc, ("lines", n, "name"), "S75-DFG-COUNTY",
+                          f"'{line['name']}' is Disabled Facilities Grant paid to a county council, which is not a housing "
+                          "authority: the grant must be passed on to the district councils",
+                          "add pass_through_to: with each district council and its amount")
+        for n, text in enumerate(doc.data.get("functions", {}).get("health_related", [])):
+            if _HOUSING_GRANT_FUNCTION.search(text):
+                yield _at(doc, ("functions", "health_related", n), "S75-DFG-COUNTY",
+                          "a county council has no functions under Part 1 of the Housing Grants, Construction and "
+                          "Regeneration Act 1996 to put into a section 75 scheme; the district councils hold them",
+                          "remove this function; the grant is passed to the districts under the Better Care Fund conditions")
+
+
 @rule
 def dfg_comes_from_councils(ctx: Context):
     """The Disabled Facilities Grant is a grant to local housing authorities: no NHS body pays it."""
