@@ -80,7 +80,7 @@ def test_each_scheme_states_the_data_roles_and_the_sharing_agreement(base_copy, 
 def test_without_data_roles_the_scheme_leaves_marked_blanks_and_forbids_sharing(base_copy):
     set_block(base_copy / POOL, "data_protection", "")
     text = text_of(base_copy, "pool")
-    assert "[controllers, joint controllers, or controller and processor]" in text
+    assert "[the Partners’ roles in processing the data]" in text
     assert "No Personal Data may be shared for the Scheme until that agreement is in force" in text
 
 
