@@ -39,7 +39,8 @@ from assembler.build.pipeline import check_path as validate_path
 CASES = Path(__file__).parent / "cases"
 BASE = CASES / "base"
 AGREEMENTS = Path(__file__).resolve().parents[1] / "agreements"
-EXAMPLES = ["portsmouth-framework-2022", "haringey-2016", "southampton-bcf-2017", "portsmouth-bcf-2017"]
+EXAMPLES = ["portsmouth-framework-2022", "haringey-2016", "southampton-bcf-2017", "portsmouth-bcf-2017",
+            "portsmouth-ics-2017"]
 LINE = re.compile(r"^.+:\d+:\d+: (error|warning) \[S75-[A-Z0-9-]+\] .+")
 
 

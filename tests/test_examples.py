@@ -35,9 +35,9 @@ def _need_libreoffice():
     pytest.skip("LibreOffice, its Python bridge or pdftotext not installed")
 
 
-def test_there_are_four_examples():
+def test_there_are_five_examples():
     assert {p.name for p in EXAMPLES} >= {"portsmouth-framework-2022", "haringey-2016", "southampton-bcf-2017",
-                                          "portsmouth-bcf-2017"}
+                                          "portsmouth-bcf-2017", "portsmouth-ics-2017"}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
@@ -178,22 +178,43 @@ def test_a_schedule_built_alone_cites_the_agreement_by_number():
     assert cited >= 5
 
 
-def test_portsmouth_bcf_states_the_seed_totals_its_tbc_lines_fall_within():
-    """Seed 002 gives only the pools' totals (£16,655k and £566k): the schedules must still state them."""
+PORTSMOUTH_2017 = ("portsmouth-bcf-2017", "portsmouth-ics-2017")
+
+
+def _example(name):
+    return next(p for p in EXAMPLES if p.name == name)
+
+
+def test_portsmouth_2017_is_two_agreements_under_one_group():
+    """Seed 002: the BCF and ICS agreements "remain as two separate agreements" with one combined group."""
+    import yaml
+
+    schedules = {name: sorted(p.name for p in (_example(name) / "schedules").glob("*.yaml")) for name in PORTSMOUTH_2017}
+    assert schedules == {"portsmouth-bcf-2017": ["bcf.yaml"], "portsmouth-ics-2017": ["ics.yaml", "s256.yaml"]}
+    data = {name: yaml.safe_load((_example(name) / "agreement.yaml").read_text(encoding="utf-8")) for name in PORTSMOUTH_2017}
+    assert data["portsmouth-bcf-2017"]["governance"] == data["portsmouth-ics-2017"]["governance"]
+    assert [b["key"] for b in data["portsmouth-bcf-2017"]["governance"]["bodies"]] == ["pmg"]
+
+
+@pytest.mark.parametrize("name", PORTSMOUTH_2017)
+def test_portsmouth_2017_recites_what_each_body_decided_and_invents_no_date(name):
+    """The Cabinet Member and the CCG's committee approved terms of reference, not entry; the CCG's date is a blank."""
     from assembler.engine.text import render_text
 
-    example = next(p for p in EXAMPLES if p.name == "portsmouth-bcf-2017")
-    document = assemble_source(DirectorySource(str(example))).document
+    document = assemble_source(DirectorySource(str(_example(name)))).document
     text = " ".join(render_text(document).split())
-    for total in ("£16,655,000", "£566,000"):
-        assert f"for the Financial Year 2016-17 total {total}. Each figure shown as TBC above" in text
+    assert ("On 28 June 2017 the Cabinet Member for Health and Social Care of Portsmouth City Council approved the "
+            "terms of reference of the combined Better Care and Integrated Commissioning Service") in text
+    assert ("On [date of the decision] the Clinical Executive Committee of NHS Portsmouth Clinical Commissioning "
+            "Group approved the terms of reference") in text
+    assert "entry into this Agreement" not in text
+    assert "2016" not in text.split("SCHEDULE")[0].replace("2016-17 for the Better Care Plan", "")
 
 
 def test_portsmouth_terms_of_reference_carry_seed_002s_approval_and_review():
     from assembler.engine.text import render_text
 
-    example = next(p for p in EXAMPLES if p.name == "portsmouth-bcf-2017")
-    document = assemble_source(DirectorySource(str(example))).document
+    document = assemble_source(DirectorySource(str(_example("portsmouth-ics-2017")))).document
     text = " ".join(render_text(document).split())
     assert "Partnership Management Group on 30 March 2017 and were approved by the CCG's Clinical Executive" in text
     assert "must review them at least every three years, or earlier if business needs require it" in text

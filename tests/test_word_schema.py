@@ -73,14 +73,14 @@ def _inputs(repo: Path) -> None:
     _git(repo, "config", "user.name", "Reviewer")
     _git(repo, "config", "commit.gpgsign", "false")
     folder = repo / "agreements" / "x"
-    shutil.copytree(AGREEMENTS / "portsmouth-bcf-2017", folder)
+    shutil.copytree(AGREEMENTS / "portsmouth-ics-2017", folder)
     _git(repo, "add", "agreements")
     _git(repo, "commit", "-q", "-m", "first version")
     schedules = folder / "schedules"
     (schedules / "s256.yaml").unlink()
     added = (schedules / "ics.yaml").read_text(encoding="utf-8")
     for old, new in (("key: ics", "key: dementia"), ("title: Integrated Commissioning Service", "title: Dementia Advisers"),
-                     ("order: 2", "order: 3")):
+                     ("order: 1", "order: 3")):
         assert old in added, old
         added = added.replace(old, new, 1)
     (schedules / "dementia.yaml").write_text(added, encoding="utf-8")
