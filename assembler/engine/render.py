@@ -273,35 +273,53 @@ _INLINE = re.compile(f"{TERM.pattern}|{REF.pattern}|{BLANK.pattern}|{SENTINEL.pa
 _MAY_HOLD_MARKUP = re.compile("[\\[<\ue000]")  # every inline markup starts with one of these
 
 
+NIL = "\u2013"  # en dash: a nil cell in a money table, as accounts print it
+
+
+def money_cell(money) -> str:
+    """A money table's cell: TBC while unknown, an en dash for nothing, else the amount."""
+    if not money.is_tbc and money.amount == 0:
+        return NIL
+    return format_money(money)
+
+
 def contribution_tables(schedule: Record, parties: dict) -> list[tree.Block]:
     """Scheme lines by partner for each financial year, totals computed here."""
     names = [parties[p].short_name.removeprefix("the ") for p in schedule.partners]
     tables = []
     for year in schedule.money:
-        rows = [[r.name, r.type.capitalize()] + [format_money(r.amounts[p]) for p in schedule.partners] + [format_money(r.total)]
+        rows = [[r.name, r.type.capitalize()] + [money_cell(r.amounts[p]) for p in schedule.partners] + [money_cell(r.total)]
                 for r in year.rows]
         totals = set()
         has_both = any(r.type == "capital" for r in year.rows) and any(r.type == "revenue" for r in year.rows)
         if has_both:
             for label, kind in (("Total revenue", "revenue"), ("Total capital", "capital")):
-                sums = [format_money(total(r.amounts[p] for r in year.rows if r.type == kind)) for p in schedule.partners]
-                rows.append([label, ""] + sums + [format_money(year.revenue_total if kind == "revenue" else year.capital_total)])
+                sums = [money_cell(total(r.amounts[p] for r in year.rows if r.type == kind)) for p in schedule.partners]
+                rows.append([label, ""] + sums + [money_cell(year.revenue_total if kind == "revenue" else year.capital_total)])
                 totals.add(len(rows) - 1)
-        rows.append(["Total", ""] + [format_money(year.partner_totals[p]) for p in schedule.partners] + [format_money(year.total)])
+        rows.append(["Total", ""] + [money_cell(year.partner_totals[p]) for p in schedule.partners] + [money_cell(year.total)])
         totals.add(len(rows) - 1)
         numeric = set(range(2, 3 + len(names)))
         tables.append(tree.Table(["Scheme line", "Type"] + names + ["Total"], rows, total_rows=totals,
-                                 numeric_columns=numeric, caption=f"Contributions for the financial year {year.year}"))
+                                 numeric_columns=numeric, caption=f"Contributions for the financial year {year.year}",
+                                 fit_columns=frozenset(range(1, 3 + len(names)))))  # the scheme line takes the rest
     return tables
 
 
-
-
 def partner_totals_table(schedule: Record, parties: dict) -> tree.Table:
+    """Each partner's total for each year and, over more than one year, for the whole term."""
     names = [parties[p].short_name.removeprefix("the ") for p in schedule.partners]
-    rows = [[y.year] + [format_money(y.partner_totals[p]) for p in schedule.partners] + [format_money(y.total)]
+    rows = [[y.year] + [money_cell(y.partner_totals[p]) for p in schedule.partners] + [money_cell(y.total)]
             for y in schedule.money]
-    return tree.Table(["Financial year"] + names + ["Total"], rows, numeric_columns=set(range(1, 2 + len(names))))
+    total_rows = set()
+    if len(schedule.money) > 1:
+        rows.append([f"{schedule.money[0].year} to {schedule.money[-1].year}"]
+                    + [money_cell(total(y.partner_totals[p] for y in schedule.money)) for p in schedule.partners]
+                    + [money_cell(schedule.grand_total)])
+        total_rows.add(len(rows) - 1)
+    return tree.Table(["Financial year"] + names + ["Total"], rows, total_rows=total_rows,
+                      numeric_columns=set(range(1, 2 + len(names))),
+                      fit_columns=frozenset(range(1, 2 + len(names))))
 
 
 __all__ = ["Renderer", "applies", "body_conditions", "schedule_conditions", "format_date"]

@@ -93,6 +93,9 @@ class Table:
     numeric_columns: set[int] = field(default_factory=set)  # right-aligned
     caption: str = ""
     key: str = ""
+    # Columns as wide as their longest cell (money, short labels); the other columns share what is left.
+    # Empty: every column gets an equal share.
+    fit_columns: frozenset[int] = frozenset()
 
 
 @dataclass

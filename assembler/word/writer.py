@@ -36,6 +36,15 @@ PARA_STYLES = {"Definition", "Recital", "Note", "Quote"}
 SECTION_KINDS = {"recitals", "body", "schedule", "execution", "annex"}
 SIGNING_LINE = "." * 60
 HEADER_FILL = "D9D9D9"
+# A fitted table column (tree.Table.fit_columns): the widest 10 pt character
+# in Arial or LibreOffice's stand-in DejaVu Sans (a bold figure, about 0.64 em
+# = 128 twips) times the longest cell, plus both cell margins (85 twips each,
+# make_reference.py) and a little slack.
+FIT_CHAR_TWIPS = 128
+FIT_PAD_TWIPS = 230
+FIT_HEADING_FACTOR = 1.3  # bold capitals in a heading are wider than figures
+FIT_MONEY_CHARS = 11  # a numeric column fits "£99,999,999" even while its cells say TBC
+FIT_AT_MOST = 0.75  # fitted columns leave at least a quarter of the width to the others
 LABEL_WIDTH, LINE_WIDTH = Cm(3), Cm(10)  # signature block: label column, line column
 SIGN_OFF_ROW_HEIGHT = Cm(1.2)
 
@@ -495,12 +504,14 @@ class _BodyWriter:
 
     # tables
 
-    def _grid(self, widths: list[int], rows: list[str], style: str | None, borderless: bool = False) -> None:
+    def _grid(self, widths: list[int], rows: list[str], style: str | None, borderless: bool = False,
+              fixed: bool = False) -> None:
         """``docx.add_table`` with ``rows`` (XML text), as XML text.
 
         ``widths`` are the columns' twips. ``style``: a table style, spanning
         the text column. ``borderless``: the signature layout, no borders and
-        fixed column widths.
+        fixed column widths. ``fixed``: Word keeps the given widths instead of
+        fitting columns to their contents.
         """
         style_id = self._style_id(style, WD_STYLE_TYPE.TABLE) if style else None
         xml = "<w:tbl><w:tblPr>"
@@ -509,6 +520,8 @@ class _BodyWriter:
         xml += '<w:tblW w:type="pct" w:w="5000"/>' if style else '<w:tblW w:type="auto" w:w="0"/>'
         if borderless:
             xml += ooxml.NO_BORDERS_XML + '<w:tblLayout w:type="fixed"/>'
+        elif fixed:
+            xml += '<w:tblLayout w:type="fixed"/>'
         xml += _TBL_LOOK + "</w:tblPr>"
         xml += "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths) + "</w:tblGrid>"
         self.pending.append(xml + "".join(rows) + "</w:tbl>")
@@ -516,6 +529,30 @@ class _BodyWriter:
     def _even_widths(self, cols: int) -> list[int]:
         """``add_table``'s columns: the text block shared evenly, in twips."""
         return [Emu(self.block_width // cols).twips] * cols if cols else []
+
+    def _widths(self, table: tree.Table) -> list[int]:
+        """Column widths in twips: fitted columns as wide as their longest cell, the others share the rest.
+
+        So a money column keeps "£105,196,000" on one line and a scheme line's
+        name gets all the width the figures leave. Fitted columns never take
+        more than FIT_AT_MOST of the block.
+        """
+        if not table.fit_columns:
+            return self._even_widths(len(table.columns))
+        block = Emu(self.block_width).twips
+        def chars(c: int) -> float:
+            body = max((len(clean(str(row[c]))) for row in table.rows), default=0)
+            least = FIT_MONEY_CHARS if c in table.numeric_columns else 0  # the same width while figures are TBC
+            return max(body, least, len(clean(table.columns[c])) * FIT_HEADING_FACTOR)
+
+        fitted = {c: chars(c) * FIT_CHAR_TWIPS + FIT_PAD_TWIPS for c in table.fit_columns}
+        scale = min(1.0, block * FIT_AT_MOST / sum(fitted.values()))
+        fitted = {c: int(w * scale) for c, w in fitted.items()}
+        free = [c for c in range(len(table.columns)) if c not in fitted]
+        share = (block - sum(fitted.values())) // len(free)
+        widths = [fitted.get(c, share) for c in range(len(table.columns))]
+        widths[free[0]] += block - sum(widths)  # rounding: the first free column takes the odd twips
+        return widths
 
     def _table(self, table: tree.Table) -> None:
         width = len(table.columns)
@@ -530,7 +567,7 @@ class _BodyWriter:
             _text_run(caption, clean(table.caption))
             if table.key:
                 self._bookmark(caption, table.key)
-        widths = self._even_widths(width)
+        widths = self._widths(table)
         numeric = table.numeric_columns
         rows = [_HEADER_ROW + "".join(
             self._cell(w, name, bold=True, right=c in numeric, fill=HEADER_FILL)
@@ -540,7 +577,7 @@ class _BodyWriter:
             rows.append(_BODY_ROW + "".join(
                 self._cell(w, value, bold=bold, right=c in numeric)
                 for c, (w, value) in enumerate(zip(widths, row))) + "</w:tr>")
-        self._grid(widths, rows, "Agreement Table")
+        self._grid(widths, rows, "Agreement Table", fixed=bool(table.fit_columns))
         self._spacer("Table Text")  # breathing space after the grid
 
     def _cell(self, width: int, text: str, bold: bool = False, right: bool = False, keep: bool = False,
