@@ -220,6 +220,28 @@ def test_portsmouth_terms_of_reference_carry_seed_002s_approval_and_review():
     assert "must review them at least every three years, or earlier if business needs require it" in text
 
 
+def test_haringey_older_people_leaves_lead_host_and_pool_manager_open_alike():
+    """Seed 003 para 6.6.4: the lead is not agreed; para 6.10: the lead is the pool manager. All three are blanks."""
+    from assembler.engine.text import render_text
+
+    document = assemble_source(DirectorySource(str(_example("haringey-2016")))).document
+    section = next(s for s in document.sections if s.key == "older-people")
+    text = " ".join(render_text(replace(document, sections=[section])).split())
+    assert "The Lead Commissioner for the Scheme is [lead commissioner to be agreed]." in text
+    assert "The Host Partner of the Pooled Fund for the Scheme is [host partner]." in text
+    assert "The Pool Manager is the Host Partner’s [post of the Pool Manager]." in text
+    assert "the Council. As regulation 7(4)" not in text
+
+
+def test_no_example_or_clause_cites_regulations_that_do_not_exist():
+    """There are no "NHS Continuing Healthcare Regulations 2012": the rules are Part 6 of SI 2012/2996."""
+    root = EXAMPLES[0].parent.parent
+    paths = [*root.glob("clauses/*.clause"), *root.glob("agreements/*/*.yaml"), *root.glob("agreements/*/schedules/*.yaml")]
+    assert len(paths) > 20
+    cited = [str(p) for p in paths if "Continuing Healthcare Regulations" in p.read_text(encoding="utf-8")]
+    assert cited == []
+
+
 def test_a_scheme_without_a_review_statement_still_builds(tmp_path):
     """An aligned-budget scheme need not state its review (no reg 7(3)(f)); the clause must not need it either.
 

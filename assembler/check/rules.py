@@ -123,7 +123,7 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
     for i, key in enumerate(data["partners"]):
         yield ("partners", i), key
     management = data.get("management", {})
-    if "host_partner" in management:
+    if management.get("host_partner", "tbc") != "tbc":  # tbc: not yet agreed, as a lead may be
         yield ("management", "host_partner"), management["host_partner"]
     if "party" in management.get("pool_manager", {}):
         yield ("management", "pool_manager", "party"), management["pool_manager"]["party"]
