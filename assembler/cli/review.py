@@ -19,7 +19,7 @@ from assembler.build.output import is_final_document
 from assembler.cli.common import report_validation
 from assembler.review.diff import diff_documents, format_json, format_text
 from assembler.review.redline import revision_date, write_redline
-from assembler.review.variation import build_deed, deed_date
+from assembler.review.variation import build_deed, deed_date, deed_warnings, plan_deed
 from assembler.review.versions import load_library_option, load_version
 from assembler.word.pdf import convert_to_pdf
 from assembler.word.read import textconv as convert
@@ -136,9 +136,12 @@ def variation(old: str, new: str, output: Path, date: str | None, effective: str
     """Write a deed of variation taking the agreement from OLD to NEW."""
     _docx_output(output)
     deed_date(date, "--date")
-    deed_date(effective, "--effective")
+    _, effective_iso = deed_date(effective or date, "--effective")
     before, after = _versions(old, new, clauses)
-    deed = build_deed(before.document, after.document, before.agreement, after.agreement, date, effective)
+    plan = plan_deed(before.document, after.document, before.agreement, after.agreement)
+    deed = build_deed(before.document, after.document, before.agreement, after.agreement, date, effective, plan, new)
+    for warning in deed_warnings(before.document, before.agreement, after.agreement, effective_iso, old, new):
+        click.echo(warning.format(), err=True)
     write_docx(deed, output)
     message = f"wrote {output}"
     if pdf:

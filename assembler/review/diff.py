@@ -405,16 +405,56 @@ def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
     return changes
 
 
+def successions(old_agreement, new_agreement) -> dict[str, str]:
+    """Old party key -> new key, for a party that another succeeded under a new key
+    (a CCG replaced by its ICB).
+
+    A new party's recorded ``succeeds: {name, ...}`` names the party it
+    replaced, when the agreement gives it; otherwise one party gone and one
+    come, of the same type (NHS body or council), are taken as the one succeeding the
+    other. (Hook for issue 11: ``succeeds`` is read when parties have it.)
+    """
+    if old_agreement is None or new_agreement is None:
+        return {}
+    old = {p.key: p for p in old_agreement.parties}
+    new = {p.key: p for p in new_agreement.parties}
+    gone = [p for k, p in old.items() if k not in new]
+    come = [p for k, p in new.items() if k not in old]
+    found: dict[str, str] = {}
+    for party in come:
+        recorded = party.get("succeeds") if hasattr(party, "get") else None
+        if recorded:
+            name = recorded.get("name") if hasattr(recorded, "get") else recorded
+            match = [p for p in gone if p.name == name or p.key == name]
+            if len(match) == 1:
+                found[match[0].key] = party.key
+    for party in come:
+        if party.key in found.values():
+            continue
+        same = [p for p in gone if _body_type(p) == _body_type(party) and p.key not in found]
+        others = [p for p in come if _body_type(p) == _body_type(party) and p.key not in found.values()]
+        if len(same) == 1 and len(others) == 1:
+            found[same[0].key] = party.key
+    return found
+
+
+def _body_type(party) -> tuple:
+    """NHS body or council: a CCG's successor is an ICB, of another kind but the same type."""
+    return (party.is_nhs, party.is_council)
+
+
 def matched_parties(old: tree.Document, new: tree.Document, old_agreement=None, new_agreement=None):
     """(old parties, new parties, keyed): each version's parties by key when both agreements give
-    the keys, so a renamed party is the same party; otherwise by name (``keyed`` False)."""
-    def by_key(document, agreement):
+    the keys, so a renamed party is the same party; otherwise by name (``keyed`` False). An old
+    party succeeded by a new one under a new key is listed under the new key."""
+    def by_key(document, agreement, rekey):
         parties = list(agreement.parties) if agreement is not None else None
         if parties is None or [party_title(p) for p in parties] != [p.name for p in document.parties]:
             return None
-        return {party.key: line for party, line in zip(parties, document.parties)}
+        return {rekey.get(party.key, party.key): line for party, line in zip(parties, document.parties)}
 
-    old_parties, new_parties = by_key(old, old_agreement), by_key(new, new_agreement)
+    succession = successions(old_agreement, new_agreement)
+    old_parties, new_parties = by_key(old, old_agreement, succession), by_key(new, new_agreement, {})
     if old_parties is None or new_parties is None:
         return {p.name: p for p in old.parties}, {p.name: p for p in new.parties}, False
     return old_parties, new_parties, True

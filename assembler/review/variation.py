@@ -2,18 +2,19 @@
 written as operative provisions, built as a :class:`tree.Document` for the
 ordinary writer.
 
-References in the provisions are to the agreement as it stands before the
-deed (the old numbering); replacement text is quoted as it will read after
-(the new numbering). Small changes are written word for word ("in clause
-7.2, “three” is replaced by “six”"); a clause with many changes is replaced
-whole; a schedule with structural changes is replaced by one annexed in
-full; an added schedule is annexed too.
+Each provision says where it applies in the OLD numbering and quotes the
+words it replaces as they then read; text it inserts is set out as it will
+read. Every provision also carries the edit its words make
+(:mod:`assembler.review.apply`), and the deed is checked by making those
+edits to the old clause tree: a clause whose short edits would not give the
+new text exactly is replaced whole instead. Schedules are matched by key,
+clauses by key, list items and table rows by their words (a row by its
+first cell), never by position, so an inserted or deleted item is one
+provision and the rest are left to the single renumbering provision.
 
-Parties are matched by key: the deed is made between the parties to the
-agreement as varied (and any party leaving it), each signing once under
-its new name. A party whose name, short name or address changed gets one
-provision replacing the old words throughout the agreement, and changes
-to the text that say nothing more than that are not repeated.
+The deed's words are data (assembler/data/deed.yaml). Parties are matched by
+key: a party whose name, short name or address changed gets one provision
+replacing the old words throughout, made before the others.
 """
 
 from __future__ import annotations
@@ -22,27 +23,43 @@ import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from assembler.review import diff
+import yaml
 
+from assembler.diagnostics import ERROR, WARNING, BuildError, Diagnostic, Location, UsageError
 from assembler.engine import tree
 from assembler.engine.library import default_library
 from assembler.engine.render import Renderer
-from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, UsageError
-from assembler.model import format_date
 from assembler.engine.number import number_document
 from assembler.engine.text import inline_text
+from assembler.model import format_date
+from assembler.resources import data_file
+from assembler.review import apply as ops
+from assembler.review import diff
 
 MAX_CLAUSE_EDITS = 4  # more separate edits than this to one clause: replace the clause
 MAX_SCHEDULE_EDITS = 10  # ... to one schedule: replace the schedule
 MAX_PHRASES = 3  # phrase edits in one paragraph written out; more: replace the paragraph
 MERGE_GAP = 3  # changes this many unchanged words apart or fewer are one phrase
-ACT = "the National Health Service Act 2006"
-REGULATIONS = "the NHS Bodies and Local Authorities Partnership Arrangements Regulations 2000"
+LIST_ITEM_LIKENESS = 0.8  # unkeyed list items this alike are one item changed, else one out and one in
 # Words, figures, spaces and punctuation; "£1,240,000," is a figure and a comma.
 _TOKEN = re.compile(r"\s+|£?\d+(?:,\d{3})*(?:\.\d+)?|\w+(?:['\u2019]\w+)*|[^\w\s]")
 _DEFINITION = re.compile("^\u201c([^\u201d]+)\u201d means")
 _FIGURE = re.compile(r"£?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+@lru_cache(maxsize=None)
+def wording() -> dict:
+    """The deed's words (assembler/data/deed.yaml)."""
+    return yaml.safe_load(data_file("deed.yaml").read_text(encoding="utf-8"))
+
+
+def say(name: str, **values) -> str:
+    """One provision's sentence from the wording table; {Place} is {place} capitalised."""
+    if "place" in values:
+        values["Place"] = _cap(values["place"])
+    return wording()["provisions"][name].format(**values)
 
 
 def q(text: str) -> str:
@@ -66,44 +83,14 @@ def deed_date(text: str | None, option: str) -> tuple[str, str]:
 
 @dataclass
 class Provision:
-    """One operative variation: a sentence, optional sub-items, optional quoted blocks."""
+    """One operative variation: a sentence, optional sub-items, optional quoted blocks,
+    and the edits (``ops``) the words make; ``unit`` names the clause it belongs to."""
 
     text: str
     items: list[str] = field(default_factory=list)
     quoted: list[tree.Block] = field(default_factory=list)
-
-
-class Renames:
-    """Words a renamed party's provision replaces throughout the agreement (old -> new)."""
-
-    def __init__(self, pairs: dict[str, str] | None = None):
-        self.pairs = {a: b for a, b in (pairs or {}).items() if a and a != b}
-        olds = sorted(self.pairs, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(a) for a in olds)) if olds else None
-
-    def __bool__(self) -> bool:
-        return bool(self.pairs)
-
-    def __call__(self, text: str) -> str:
-        """``text`` as it reads once the replacements are made (all at once)."""
-        return self._pattern.sub(lambda m: self.pairs[m.group(0)], text) if self._pattern else text
-
-    def block(self, block: tree.Block) -> tree.Block:
-        """A copy of ``block`` with the replacements made, to compare with the new text."""
-        if not self:
-            return block
-        if isinstance(block, tree.Para):
-            parts = [dataclasses.replace(p, text=self(p.text)) if isinstance(p, (tree.Text, tree.TermUse)) else p
-                     for p in block.parts]
-            return dataclasses.replace(block, parts=parts, heading=self(block.heading))
-        if isinstance(block, tree.Table):
-            return dataclasses.replace(block, columns=[self(c) for c in block.columns], caption=self(block.caption),
-                                       rows=[[self(c) for c in row] for row in block.rows])
-        return dataclasses.replace(block, party_name=self(block.party_name), intro=self(block.intro),
-                                   lines=[(self(r), self(n)) for r, n in block.lines])
-
-
-NO_RENAMES = Renames()
+    ops: list = field(default_factory=list)
+    unit: tuple[str, str] | None = None
 
 
 def _place(section: tree.Section, number: str) -> str:
@@ -111,8 +98,13 @@ def _place(section: tree.Section, number: str) -> str:
     if section.kind == "schedule":
         return f"paragraph {number} of Schedule {section.number}" if number else f"Schedule {section.number}"
     if section.kind == "recitals":
-        return f"recital {number}"
-    return f"clause {number}"
+        return f"recital {number}" if number else "the recitals"
+    return f"clause {number}" if number else "the operative clauses"
+
+
+def _where(section: tree.Section, number: str = "") -> ops.Place:
+    name = section.number if section.kind == "schedule" else section.kind
+    return ops.Place(name, number)
 
 
 def _cap(text: str) -> str:
@@ -120,10 +112,7 @@ def _cap(text: str) -> str:
 
 
 def _display(block: tree.Block) -> str:
-    if isinstance(block, tree.Para):
-        text = inline_text(block.parts)
-        return block.heading if block.level == 1 and not text else text
-    return diff.block_text(block)
+    return ops.display(block)
 
 
 def _quote_blocks(blocks: list[tree.Block]) -> list[tree.Block]:
@@ -216,17 +205,19 @@ def _settled(text: str) -> str:
     return re.sub(r"\s+([,.;:)\u2019\u201d])", r"\1", " ".join(text.split()))
 
 
-def _applied(old: str, edits: list[tuple[str, str]]) -> str:
-    """``old`` with each quoted phrase (once in ``old``) replaced, all at once."""
+def _applied(old: str, edits: list[tuple[str, str]], view=None) -> str:
+    """``old`` with each quoted phrase (once in ``old``) replaced, all at once; ``view``
+    (renumbering) applied to the words kept, not to the words put in."""
+    view = view or (lambda text: text)
     found = sorted((old.index(before), before, after) for before, after in edits)
     out, at = [], 0
     for start, before, after in found:
-        out += [old[at:start], after]
+        out += [view(old[at:start]), after]
         at = start + len(before)
-    return "".join(out + [old[at:]])
+    return "".join(out + [view(old[at:])])
 
 
-def phrase_edits(old: str, new: str) -> list[tuple[str, str]] | None:
+def phrase_edits(old: str, new: str, view=None) -> list[tuple[str, str]] | None:
     """Each edit as (old words, new words), or None if it cannot be said briefly.
 
     Each quoted old phrase occurs once in ``old``, and making every
@@ -234,9 +225,15 @@ def phrase_edits(old: str, new: str) -> list[tuple[str, str]] | None:
     when there are more than MAX_PHRASES phrases, when they change more than
     half the words (unless each is one figure for another), or when no short
     phrase is unambiguous.
+
+    ``view`` is how the renumbering provision will change ``old`` (Schedule
+    numbers): words that differ only by it are not edits.
     """
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    spans = _spans(a, b)
+    seen = _TOKEN.findall(view(old)) if view else a
+    if len(seen) != len(a):
+        return None
+    spans = _spans(seen, b)
     if not spans:
         return []
     if not all(_figure_swap(a, b, span) for span in spans):
@@ -255,149 +252,481 @@ def phrase_edits(old: str, new: str) -> list[tuple[str, str]] | None:
             break
         spans[clash - 1:clash + 1] = [(spans[clash - 1][0], spans[clash][1], spans[clash - 1][2], spans[clash][3])]
     edits = [(before, after) for _, _, before, after in found]
-    if _settled(_applied(old, edits)) != _settled(new):
+    if _settled(_applied(old, edits, view)) != _settled(new):
         return None
     return edits
 
 
-def _para_edit(section: tree.Section, old: tree.Para, new: tree.Para, anchor: str) -> Provision:
-    """The provision for one changed paragraph."""
-    where = _place(section, old.full_number) if old.number else anchor
-    if old.level == 1:
-        if inline_text(old.parts) == inline_text(new.parts):
-            return Provision(f"The heading of {where} is replaced by {q(new.heading)}.")
-        return Provision(f"{_cap(where)} is deleted and replaced by:", quoted=_quote_blocks([new]))
-    definition = _DEFINITION.match(_display(old))
-    edits = phrase_edits(_display(old), _display(new))
-    if edits:
-        sentences = [f"{q(a)} is replaced by {q(b)}" if b else f"{q(a)} is deleted" for a, b in edits]
-        subject = f"the definition of {q(definition.group(1))} in {anchor}" if definition and not old.number else where
-        if len(sentences) == 1:
-            return Provision(f"In {subject}, {sentences[0]}.")
-        return Provision(f"In {subject}:", items=sentences)
-    if definition and not old.number:
-        return Provision(f"In {anchor}, the definition of {q(definition.group(1))} is deleted and replaced by:",
-                         quoted=_quote_blocks([new]))
-    return Provision(f"{_cap(where)} is deleted and replaced by:", quoted=_quote_blocks([new]))
+# --- how old text reads once the parties are renamed and the agreement renumbered --------
 
 
-def _table_edit(section: tree.Section, old: tree.Table, new: tree.Table, anchor: str,
-                renames: Renames = NO_RENAMES) -> Provision | None:
-    """Cell by cell, or the whole table when its columns changed."""
-    title = f"the table headed {q(old.caption)}" if old.caption else "the table"
-    if [renames(c) for c in old.columns] != new.columns:
-        return Provision(f"In {anchor}, {title} is deleted and replaced by:", quoted=[_quote_blocks([new])[0]])
-    items = []
-    previous = None
-    # Rows are aligned as they read after any renaming, and quoted as they read before.
-    shown = {id(r): [renames(c) for c in r] for r in old.rows}
-    look = lambda r: shown.get(id(r), r)  # noqa: E731
-    for op, a, b in diff.align(old.rows, new.rows, lambda r: "\x1f".join(look(r)), lambda x, y: look(x)[0] == y[0]):
-        if op == "equal":
-            previous = b
-            continue
-        if op == "changed":
-            for column, x, y in zip(new.columns, a, b):
-                if renames(x) != y:
-                    items.append(f"in the row {q(a[0] or 'Total')}, in the column {q(column)}, "
-                                 f"{q(x or '(blank)')} is replaced by {q(y or '(blank)')}")
-        elif op == "deleted":
-            items.append(f"the row {q(a[0])} is deleted")
-        else:
-            after = f"after the row {q(previous[0])}" if previous is not None else "as the first row"
-            items.append(f"the following row is inserted {after}: {q(' | '.join(b))}")
-        if b is not None:
-            previous = b
-    if not items:
-        return None
+class View:
+    """The party renames (the deed's first provisions) and the renumbering (its last)."""
+
+    def __init__(self, renames: dict[str, str] | None = None, schedules: dict[str, str] | None = None):
+        self.rename = ops.renamer(renames or {})
+        self.renumber = ops.schedule_renumbering(schedules or {})
+
+    def text(self, text: str) -> str:
+        return self.renumber(self.rename(text))
+
+
+def _pairable(a: tree.Block, b: tree.Block) -> bool:
+    """Blocks to compare as one changed block; unkeyed list items only when nearly alike."""
+    if not diff.blocks_pairable(True)(a, b):
+        return False
+    if isinstance(a, tree.Para) and a.level >= 4 and not (a.key and a.key == b.key):
+        return diff.similarity(diff.block_text(a, True), diff.block_text(b, True)) >= LIST_ITEM_LIKENESS
+    return True
+
+
+class _Cannot(Exception):
+    """These changes cannot be said as short edits: replace the clause (or schedule) whole."""
+
+
+def _extent(blocks: list[tree.Block], para: tree.Para) -> list[tree.Block]:
+    start = next(n for n, b in enumerate(blocks) if b is para)
+    out = [para]
+    for block in blocks[start + 1:]:
+        if isinstance(block, tree.Para) and block.level and block.level <= para.level and block.number:
+            break
+        out.append(block)
+    return out
+
+
+def _phrase_provision(subject: str, edits: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    items = [say("phrase_replaced", old=q(a), new=q(b)) if b else say("phrase_deleted", old=q(a)) for a, b in edits]
     if len(items) == 1:
-        return Provision(f"In {title} in {anchor}, {items[0]}.")
-    return Provision(f"In {title} in {anchor}:", items=items)
+        return say("phrase", place=subject, item=items[0]), []
+    return say("phrases", place=subject), items
 
 
-def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit,
-                renames: Renames = NO_RENAMES) -> list[Provision]:
+def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit, view: View) -> list[Provision]:
+    """Short edits turning ``old`` into ``new``; _Cannot when there are none that apply exactly."""
+    blocks = old.blocks
+    renamed = [ops.mapped(b, view.rename) for b in blocks]  # as quoted
+    seen = [ops.mapped(b, view.text) for b in blocks]  # as compared
+    origin = {id(s): n for n, s in enumerate(seen)}
+    aligned = [(op, origin[id(a)] if a is not None else None, b)
+               for op, a, b in diff.align(seen, new.blocks, lambda x: diff.block_identity(x, True), _pairable)]
+    deleted = {n for op, n, _ in aligned if op == "deleted"}
     provisions: list[Provision] = []
-    anchor = _place(section, old.number) if old.number else _place(section, "")
-    last_old: tree.Block | None = None
-    here = anchor
-    # Blocks are compared as they read after any renaming (so a change that is only
-    # the renaming is no change), and quoted as they read before.
-    renamed = [renames.block(block) for block in old.blocks]
-    original = {id(r): block for r, block in zip(renamed, old.blocks)}
-    for op, a, b in diff.align_blocks(renamed, new.blocks, refs_by_key=True):
-        a = original[id(a)] if a is not None else None
-        if isinstance(last_old, tree.Para) and last_old.number:
-            here = _place(section, last_old.full_number)
-        if op == "equal":
-            last_old = a
+    covered: set[int] = set()
+
+    def anchor(n: int | None) -> tree.Para | None:
+        for block in reversed(blocks[:(n if n is not None else -1) + 1]):
+            if isinstance(block, tree.Para) and block.number:
+                return block
+        return None
+
+    def place_of(para: tree.Para | None) -> tuple[str, ops.Place]:
+        return (_place(section, para.full_number), _where(section, para.full_number)) if para is not None else \
+            (_place(section, ""), _where(section))
+
+    previous: int | None = None  # the last old block kept
+    n = 0
+    while n < len(aligned):
+        op, i, b = aligned[n]
+        if op == "inserted":
+            group = []
+            while n < len(aligned) and aligned[n][0] in ("inserted", "deleted"):
+                if aligned[n][0] == "inserted":
+                    group.append(aligned[n][2])
+                else:
+                    provisions += _deleted(section, blocks, renamed, aligned[n][1], deleted, covered, anchor, place_of)
+                n += 1
+            following = blocks[aligned[n][1]] if n < len(aligned) else None
+            provisions += _inserted(section, old, blocks, group, previous, following, anchor, place_of)
             continue
-        if op == "changed":
-            if isinstance(a, tree.Para) and isinstance(b, tree.Para):
-                provisions.append(_para_edit(section, a, b, here))
-            elif isinstance(a, tree.Table) and isinstance(b, tree.Table):
-                found = _table_edit(section, a, b, here, renames)
-                if found:
-                    provisions.append(found)
-            last_old = a
-        elif op == "deleted":
-            if isinstance(a, tree.Para) and a.number:
-                provisions.append(Provision(f"{_cap(_place(section, a.full_number))} is deleted."))
-            elif isinstance(a, tree.Para) and _DEFINITION.match(_display(a)):
-                provisions.append(Provision(f"In {here}, the definition of {q(_DEFINITION.match(_display(a)).group(1))} is deleted."))
-            else:
-                provisions.append(Provision(f"In {here}, the following is deleted: {q(_display(a))}."))
-            last_old = a
+        if op == "deleted":
+            provisions += _deleted(section, blocks, renamed, i, deleted, covered, anchor, place_of)
+        elif op == "changed":
+            provisions += _changed(section, blocks, blocks[i], renamed[i], b, anchor(i), place_of, view)
+            previous = i
         else:
-            if isinstance(b, tree.Para) and not b.number and _DEFINITION.match(_display(b)):
-                provisions.append(Provision(f"In {here}, the following definition is inserted in its alphabetical place:",
-                                            quoted=_quote_blocks([b])))
-            else:
-                provisions.append(Provision(f"The following is inserted after {here}:", quoted=_quote_blocks([b])))
+            previous = i
+        n += 1
     return provisions
 
 
-def _section_edits(old: tree.Section, new: tree.Section,
-                   renames: Renames = NO_RENAMES) -> tuple[list[Provision], bool]:
-    """Provisions for one section, and whether it changed structurally (clauses added or removed)."""
+def _deleted(section, blocks, renamed, i, deleted, covered, anchor, place_of) -> list[Provision]:
+    if i in covered:
+        return []
+    block = blocks[i]
+    if isinstance(block, tree.Para) and block.number:
+        extent = _extent(blocks, block)
+        indexes = [next(n for n, b in enumerate(blocks) if b is x) for x in extent]
+        if not all(n in deleted for n in indexes):
+            raise _Cannot()
+        covered.update(indexes)
+        words, where = place_of(block)
+        return [Provision(say("delete", place=words), ops=[ops.Delete(where)])]
+    words, where = place_of(anchor(i))
+    shown = _display(renamed[i])
+    term = _DEFINITION.match(shown)
+    if term:
+        return [Provision(say("delete_definition", place=words, term=q(term.group(1))),
+                          ops=[ops.Delete(where, term=term.group(1))])]
+    if not isinstance(block, tree.Para):
+        raise _Cannot()
+    return [Provision(say("delete_unnumbered", place=words, old=q(shown)), ops=[ops.Delete(where, text=shown)])]
+
+
+def _inserted(section, unit, blocks, group, previous, following, anchor, place_of) -> list[Provision]:
+    first = group[0]
+    if all(isinstance(b, tree.Para) and not b.number and _DEFINITION.match(_display(b)) for b in group):
+        words, where = place_of(anchor(previous))
+        return [Provision(say("insert_definition", place=words), quoted=_quote_blocks([b]),
+                          ops=[ops.Insert(where, (b,), definition=True)]) for b in group]
+    level = first.level if isinstance(first, tree.Para) else 0
+    before = blocks[previous] if previous is not None else None
+    if previous is None:
+        if unit.head is not None:
+            raise _Cannot()
+        words, where = place_of(None)
+        return [Provision(say("insert_start", place=words), quoted=_quote_blocks(group),
+                          ops=[ops.Insert(where, tuple(group))])]
+    if isinstance(following, tree.Para) and following.number and following.level == level:
+        words, where = place_of(following)
+        return [Provision(say("insert_before", place=words), quoted=_quote_blocks(group),
+                          ops=[ops.Insert(where, tuple(group), before=True)])]
+    if following is None and unit.head is not None:
+        words, where = place_of(unit.head)
+        return [Provision(say("insert_end", place=words), quoted=_quote_blocks(group),
+                          ops=[ops.Insert(where, tuple(group))])]
+    if isinstance(before, tree.Para) and before.number:
+        words, where = place_of(before)
+        return [Provision(say("insert_after", place=words), quoted=_quote_blocks(group),
+                          ops=[ops.Insert(where, tuple(group))])]
+    if isinstance(following, tree.Para) and following.number:
+        words, where = place_of(following)
+        return [Provision(say("insert_before", place=words), quoted=_quote_blocks(group),
+                          ops=[ops.Insert(where, tuple(group), before=True)])]
+    raise _Cannot()
+
+
+def _changed(section, blocks, old, renamed, new, under, place_of, view) -> list[Provision]:
+    if isinstance(old, tree.Table) and isinstance(new, tree.Table):
+        return _table_edit(renamed, new, *place_of(under), view)
+    if not (isinstance(old, tree.Para) and isinstance(new, tree.Para)):
+        raise _Cannot()
+    if old.level == 1:
+        if inline_text(old.parts) or inline_text(new.parts):
+            raise _Cannot()
+        words, where = place_of(old)
+        return [Provision(say("heading", place=words, new=q(new.heading)), ops=[ops.Heading(where, new.heading)])]
+    shown = _display(renamed)
+    edits = phrase_edits(shown, _display(new), view.renumber)
+    if old.number:
+        words, where = place_of(old)
+        if edits:
+            text, items = _phrase_provision(words, edits)
+            return [Provision(text, items, ops=[ops.Phrases(where, tuple(edits))])]
+        leaf = len(_extent(blocks, old)) == 1
+        return [Provision(say("replace_paragraph" if leaf else "replace_opening", place=words),
+                          quoted=_quote_blocks([new]), ops=[ops.ReplaceText(where, new)])]
+    words, where = place_of(under)
+    term = _DEFINITION.match(shown)
+    if edits:
+        subject = say("in_definition", term=q(term.group(1)), place=words) if term else words
+        text, items = _phrase_provision(subject, edits)
+        return [Provision(text, items, ops=[ops.Phrases(where, tuple(edits), term=term.group(1) if term else "")])]
+    if term:
+        return [Provision(say("replace_definition", place=words, term=q(term.group(1))), quoted=_quote_blocks([new]),
+                          ops=[ops.ReplaceText(where, new, term=term.group(1))])]
+    return [Provision(say("replace_unnumbered", place=words, old=q(shown)), quoted=_quote_blocks([new]),
+                      ops=[ops.ReplaceText(where, new, text=shown)])]
+
+
+def _table_edit(old: tree.Table, new: tree.Table, words: str, where: ops.Place, view: View) -> list[Provision]:
+    """Row by row (rows named by their first cell), or the whole table when its columns changed."""
+    title = say("table", caption=q(old.caption)) if old.caption else say("table_untitled")
+    names = [row[0] if row else "" for row in old.rows]
+    whole = [Provision(say("table_replaced", place=words, table=title), quoted=[_quote_blocks([new])[0]],
+                       ops=[ops.ReplaceTable(where, old.caption, new)])]
+    if [view.renumber(c) for c in old.columns] != new.columns:
+        return whole
+    seen = [[view.renumber(c) for c in row] for row in old.rows]
+    origin = {id(r): n for n, r in enumerate(seen)}
+    items, edits = [], []
+    previous = None
+    for op, a, b in diff.align(seen, new.rows, lambda r: "\x1f".join(r), lambda x, y: x[:1] == y[:1]):
+        if op == "equal":
+            previous = names[origin[id(a)]]
+            continue
+        if op == "changed":
+            n = origin[id(a)]
+            for column, x, y, z in zip(new.columns, old.rows[n], a, b):
+                if z != y:
+                    items.append(say("table_cell", row=q(names[n] or "Total"), column=q(column), old=q(x or "(blank)"),
+                                     new=q(z or "(blank)")))
+                    edits.append(("cell", names[n], column, x, z))
+            previous = names[n]
+        elif op == "deleted":
+            items.append(say("table_row_deleted", row=q(names[origin[id(a)]])))
+            edits.append(("delete", names[origin[id(a)]]))
+        else:
+            cells = q(" | ".join(b))
+            items.append(say("table_row_after", row=q(previous), cells=cells) if previous is not None
+                         else say("table_row_first", cells=cells))
+            edits.append(("insert", previous or "", tuple(b)))
+    used = {e[1] for e in edits if e[1]}
+    if not items:
+        return []
+    if any(names.count(name) != 1 for name in used) or len(items) > MAX_CLAUSE_EDITS * 2:
+        return whole
+    op = ops.TableEdit(where, old.caption, tuple(edits))
+    if len(items) == 1:
+        return [Provision(say("table_one", table=title, place=words, item=items[0]), ops=[op])]
+    return [Provision(say("table_many", table=title, place=words), items=items, ops=[op])]
+
+
+def _replace_unit(section: tree.Section, old: diff.Unit, new: diff.Unit) -> Provision:
+    if not old.number:
+        raise _Cannot()
+    words = _place(section, old.number)
+    return Provision(say("clause_replaced", place=words, heading=old.heading), quoted=_quote_blocks(new.blocks),
+                     ops=[ops.Replace(_where(section, old.number), tuple(new.blocks))])
+
+
+def _section_edits(old: tree.Section, new: tree.Section, view: View, whole: set) -> tuple[list[Provision], bool]:
+    """Provisions for one section, and whether clauses were added, removed or moved in it.
+
+    ``whole`` holds the keys of clauses to be replaced whole (their short edits did not apply).
+    """
     provisions: list[Provision] = []
     structural = False
-    old_units = diff.units(old)
-    previous_old: diff.Unit | None = None
-    old_keys = {u.key for u in old_units}
-    new_keys = {u.key for u in diff.units(new)}
-    for op, a, b in diff.align(old_units, diff.units(new), lambda u: u.key):
+    old_units, new_units = diff.units(old), diff.units(new)
+    old_keys, new_keys = {u.key for u in old_units}, {u.key for u in new_units}
+    word = "clause" if old.kind == "body" else "paragraph"
+    placed: diff.Unit | None = None  # the last old clause in place, for "after clause N"
+    group: list[diff.Unit] = []
+
+    def flush():
+        nonlocal group
+        if not group:
+            return
+        blocks = tuple(b for u in group for b in u.blocks)
+        if placed is None:
+            text = say("clause_inserted_first", word=word, section=_place(old, ""))
+            where = _where(old)
+        elif placed.number:
+            text = say("clause_inserted", word=word, place=_place(old, placed.number))
+            where = _where(old, placed.number)
+        else:
+            raise _Cannot()
+        provisions.append(Provision(text, quoted=_quote_blocks(list(blocks)), ops=[ops.Insert(where, blocks)],
+                                    unit=(diff.section_key(old), group[0].key)))
+        group = []
+
+    for op, a, b in diff.align(old_units, new_units, lambda u: u.key):
+        if op != "inserted" or b.key in old_keys:
+            flush()
         if op == "equal":
-            edits = _unit_edits(old, a, b, renames)
-            if len(edits) > MAX_CLAUSE_EDITS and a.number:
-                edits = [Provision(f"{_cap(_place(old, a.number))} ({a.heading}) is deleted and replaced by:",
-                                   quoted=_quote_blocks(b.blocks))]
+            unit = (diff.section_key(old), a.key)
+            try:
+                if a.key in whole:
+                    raise _Cannot()
+                edits = _unit_edits(old, a, b, view)
+                if len(edits) > MAX_CLAUSE_EDITS:
+                    raise _Cannot()
+            except _Cannot:
+                edits = [_replace_unit(old, a, b)]
+            for provision in edits:
+                provision.unit = unit
             provisions += edits
-            previous_old = a
+            placed = a
         elif op == "deleted":
             if a.key in new_keys:
-                continue  # moved: written where it is inserted
+                continue  # moved: said where it goes
             structural = True
-            provisions.append(Provision(f"{_cap(_place(old, a.number))} ({a.heading}) is deleted."
-                                        if a.number else f"In {_place(old, '')}, the opening text is deleted."))
-            previous_old = a
+            if not a.number:
+                raise _Cannot()
+            provisions.append(Provision(say("clause_deleted", place=_place(old, a.number), heading=a.heading),
+                                        ops=[ops.Delete(_where(old, a.number))]))
+        elif b.key in old_keys:
+            structural = True
+            source = next(u for u in old_units if u.key == b.key)
+            if not source.number or (placed is not None and not placed.number):
+                raise _Cannot()
+            if placed is None:
+                text = say("clause_moved_first", place=_place(old, source.number), heading=source.heading,
+                           section=_place(old, ""))
+            else:
+                text = say("clause_moved", place=_place(old, source.number), heading=source.heading,
+                           after=_place(old, placed.number))
+            provisions.append(Provision(text, quoted=_quote_blocks(b.blocks), unit=(diff.section_key(old), b.key),
+                                        ops=[ops.Move(_where(old, source.number),
+                                                      _where(old, placed.number) if placed else None,
+                                                      tuple(b.blocks))]))
+            placed = source
         else:
             structural = True
-            after = (f"after {_place(old, previous_old.number)}" if previous_old is not None and previous_old.number
-                     else "at the beginning")
-            word = "clause" if old.kind == "body" else "paragraph"
-            if b.key in old_keys:
-                source = next(u for u in old_units if u.key == b.key)
-                provisions.append(Provision(f"{_cap(_place(old, source.number))} ({source.heading}) is moved to "
-                                            f"follow {after.removeprefix('after ')} and reads:" if previous_old else
-                                            f"{_cap(_place(old, source.number))} ({source.heading}) is moved {after} and reads:",
-                                            quoted=_quote_blocks(b.blocks)))
-            else:
-                provisions.append(Provision(f"The following {word} is inserted {after}:", quoted=_quote_blocks(b.blocks)))
+            group.append(b)
+    flush()
     return provisions, structural
 
 
-# --- the deed ---------------------------------------------------------------------------
+# --- the whole deed ------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """The deed's provisions in order, its annexes, and what the reviewer should know."""
+
+    provisions: list[Provision]
+    annexes: list[tree.Section]
+    renumbered: bool
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ops(self) -> list:
+        found = [op for p in self.provisions for op in p.ops]
+        return found + ([ops.Renumber()] if self.renumbered else [])
+
+    @property
+    def empty(self) -> bool:
+        return not self.provisions
+
+
+def _schedules(document: tree.Document) -> dict[str, tree.Section]:
+    return {s.key: s for s in document.sections if s.kind == "schedule"}
+
+
+def _provisions(old_doc: tree.Document, new_doc: tree.Document, view: View, parties: list[Provision],
+                whole_units: set, whole_schedules: set) -> tuple[list[Provision], list[tree.Section]]:
+    annexes: list[tree.Section] = []
+
+    def annex(section: tree.Section, how: str) -> str:
+        letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[len(annexes) % 26]
+        annexes.append(tree.Section("annex", say(how, number=section.number, title=section.title),
+                                    list(section.blocks), key=f"annex-{section.key}", number=letter))
+        return f"Annex {letter}"
+
+    old_sections = {diff.section_key(s): s for s in old_doc.sections}
+    old_schedules, new_schedules = _schedules(old_doc), _schedules(new_doc)
+    provisions = list(parties)
+    in_place: list[Provision] = []
+    for section in new_doc.sections:
+        before = old_sections.get(diff.section_key(section))
+        if before is None or section.kind in ("execution", "annex"):
+            continue
+        whole = {k for s, k in whole_units if s == diff.section_key(section)}
+        if section.kind != "schedule":
+            provisions += _section_edits(before, section, view, whole)[0]
+            continue
+        try:
+            if section.key in whole_schedules or view.text(before.title) != section.title \
+                    or view.text(before.subtitle) != section.subtitle:
+                raise _Cannot()
+            found, structural = _section_edits(before, section, view, whole)
+            if structural or len(found) > MAX_SCHEDULE_EDITS:
+                raise _Cannot()
+            in_place += found
+        except _Cannot:
+            where = annex(section, "annex_replaced")
+            in_place.append(Provision(say("schedule_replaced", number=before.number, title=before.title, annex=where),
+                                      ops=[ops.ReplaceSchedule(before.number, section)]))
+    provisions += in_place
+    for key, section in old_schedules.items():
+        if key not in new_schedules:
+            provisions.append(Provision(say("schedule_deleted", number=section.number, title=section.title),
+                                        ops=[ops.DeleteSchedule(section.number)]))
+    provisions += _schedule_moves(old_schedules, new_schedules, view)
+    for key, section in new_schedules.items():
+        if key not in old_schedules:
+            where = annex(section, "annex_added")
+            provisions.append(Provision(say("schedule_added", annex=where, number=section.number, title=section.title),
+                                        ops=[ops.AddSchedule(section.number, section)]))
+    return provisions, annexes
+
+
+def _schedule_moves(old: dict[str, tree.Section], new: dict[str, tree.Section], view: View) -> list[Provision]:
+    """Schedules kept but in a different order: each one out of order moved before its new successor."""
+    kept_old = [k for k in old if k in new]
+    kept_new = [k for k in new if k in old]
+    stay = {a for op, a, _ in diff.align(kept_old, kept_new, lambda k: k) if op == "equal"}
+    out = []
+    for n in reversed(range(len(kept_new))):
+        key = kept_new[n]
+        if key in stay:
+            continue
+        section = old[key]
+        after = kept_new[n + 1] if n + 1 < len(kept_new) else None
+        if after is None:
+            text = say("schedule_moved_last", number=section.number, title=section.title)
+        else:
+            text = say("schedule_moved", number=section.number, title=section.title, before=old[after].number,
+                       before_title=old[after].title)
+        out.append(Provision(text, ops=[ops.MoveSchedule(section.number, old[after].number if after else "")]))
+        stay.add(key)
+    return list(reversed(out)) if False else out
+
+
+def _unit_lines(unit: diff.Unit) -> list[str]:
+    return [" ".join(((b.full_number if isinstance(b, tree.Para) else "") + " " + diff.block_text(b)).split())
+            for b in unit.blocks]
+
+
+def _mismatches(applied: tree.Document, new: tree.Document) -> tuple[set, set]:
+    """(clauses, schedules) of ``new`` that ``applied`` does not reproduce exactly."""
+    units, schedules = set(), set()
+    got = {diff.section_key(s): s for s in applied.sections}
+    for section in new.sections:
+        if section.kind in ("execution", "annex"):
+            continue
+        mine = got.get(diff.section_key(section))
+        if mine is None:
+            schedules.add(section.key)
+            continue
+        if section.kind == "schedule" and (mine.title, mine.subtitle, mine.number) != \
+                (section.title, section.subtitle, section.number):
+            schedules.add(section.key)
+        have = {u.key: _unit_lines(u) for u in diff.units(mine)}
+        for unit in diff.units(section):
+            if have.get(unit.key) != _unit_lines(unit):
+                if section.kind == "schedule":
+                    schedules.add(section.key)
+                else:
+                    units.add((diff.section_key(section), unit.key))
+        if section.kind == "schedule" and set(have) != {u.key for u in diff.units(section)}:
+            schedules.add(section.key)
+    return units, schedules
+
+
+def plan_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement=None, new_agreement=None) -> Plan:
+    """The provisions taking ``old_doc`` to ``new_doc``, each checked by applying it.
+
+    Short edits to a clause that do not give its new text exactly are
+    replaced by the whole clause (a schedule's, by the whole schedule).
+    """
+    parties, renames = _party_changes(old_doc, new_doc, old_agreement, new_agreement)
+    old_schedules, new_schedules = _schedules(old_doc), _schedules(new_doc)
+    numbers = {s.number: new_schedules[k].number for k, s in old_schedules.items() if k in new_schedules}
+    view = View(renames, numbers)
+    whole_units: set = set()
+    whole_schedules: set = set()
+    for _ in range(3):
+        provisions, annexes = _provisions(old_doc, new_doc, view, parties, whole_units, whole_schedules)
+        state = ops.start(old_doc)
+        failed = {id(op) for op, _ in ops.apply_ops(state, [op for p in provisions for op in p.ops])}
+        renumbered = ops.numbering_changed(state)
+        ops.renumber(state)
+        units, schedules = _mismatches(state.document, new_doc)
+        for provision in provisions:
+            if any(id(op) in failed for op in provision.ops):
+                if any(isinstance(op, (ops.ReplaceSchedule, ops.AddSchedule)) for op in provision.ops):
+                    continue
+                section, key = provision.unit or ("", "")
+                if section.startswith("schedule:") or section in {s.key for s in old_schedules.values()}:
+                    schedules.add(section)
+                else:
+                    units.add((section, key))
+        if not (units - whole_units or schedules - whole_schedules):
+            break
+        whole_units |= units
+        whole_schedules |= schedules
+    return Plan(provisions, annexes, renumbered)
 
 
 def _para(text: str, level: int = 0, key: str = "", heading: str = "", style: str = "") -> tree.Para:
@@ -422,122 +751,80 @@ def _variation_clause(old: tree.Document) -> str:
     return ""
 
 
+def deed_warnings(old_doc: tree.Document, old_agreement, new_agreement, effective_iso: str = "",
+                  old_name: str = "OLD", new_name: str = "NEW") -> list[Diagnostic]:
+    """What a reviewer should check before this deed is signed."""
+    found = []
+    if not old_doc.date:
+        found.append(Diagnostic(Location(f"{old_name}/agreement.yaml"), WARNING, "S75-DEED-UNSIGNED",
+                                "the agreement being varied has no date, so it may not have been signed; "
+                                "the deed says it is dated [\u25cf]",
+                                "vary the signed agreement (give its agreement_date), or amend the draft instead"))
+    if effective_iso and old_agreement is not None and new_agreement is not None:
+        for year in sorted(_changed_years(old_agreement, new_agreement)):
+            end = dt.date(int(year[:4]) + 1, 3, 31)
+            if end < dt.date.fromisoformat(effective_iso):
+                found.append(Diagnostic(Location(f"{new_name}/schedules"), WARNING, "S75-DEED-PAST-YEAR",
+                                        f"the deed changes money for {year}, a financial year that ended on "
+                                        f"{format_date(end)}, before the deed takes effect",
+                                        "check that a past year's figures are meant to change, or give an earlier "
+                                        "--effective date"))
+    return found
+
+
+def _changed_years(old_agreement, new_agreement) -> set[str]:
+    return {m.year for m in diff.money_changes(old_agreement, new_agreement) if re.fullmatch(r"\d{4}-\d{2}", m.year)}
+
+
 def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, new_agreement,
-               date: str | None = None, effective: str | None = None) -> tree.Document:
-    """The deed of variation from ``old`` to ``new`` as a numbered document tree."""
+               date: str | None = None, effective: str | None = None, plan: Plan | None = None,
+               new_name: str = "NEW") -> tree.Document:
+    """The deed of variation from ``old`` to ``new`` as a numbered document tree; UsageError if nothing changed."""
+    words = wording()
     date_text, date_iso = deed_date(date, "--date")
     effective_text, _ = deed_date(effective, "--effective")
-    changes: list[tuple[str, list[Provision]]] = []  # (group heading, provisions)
-    annexes: list[tree.Section] = []
-    renumbered = False
-
-    def annex(section: tree.Section, how: str) -> str:
-        letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[len(annexes) % 26]
-        annexes.append(tree.Section("annex", f"Schedule {section.number}: {section.title} ({how})",
-                                    [b for b in section.blocks], key=f"annex-{section.key}", number=letter))
-        return f"Annex {letter}"
-
-    parties, renames = _party_changes(old_agreement, new_agreement)
-    old_sections = {diff.section_key(s): s for s in old_doc.sections}
-    new_sections = {diff.section_key(s): s for s in new_doc.sections}
-    body: list[Provision] = []
-    schedules: list[Provision] = []
-    for section in new_doc.sections:
-        key = diff.section_key(section)
-        before = old_sections.get(key)
-        if section.kind == "execution":
-            continue
-        if before is None:
-            if section.kind == "schedule":
-                where = annex(section, "added by this Deed")
-                schedules.append(Provision(f"The schedule set out in {where} is added to the Agreement as "
-                                           f"Schedule {section.number} ({section.title})."))
-                renumbered = True
-            continue
-        if section.kind == "schedule" and before.number != section.number:
-            renumbered = True
-        provisions, structural = _section_edits(before, section, renames)
-        if section.kind == "schedule":
-            if provisions and (structural or len(provisions) > MAX_SCHEDULE_EDITS):
-                where = annex(section, "as substituted by this Deed")
-                schedules.append(Provision(f"Schedule {before.number} ({before.title}) is deleted and replaced by "
-                                           f"the schedule set out in {where}."))
-            else:
-                schedules += provisions
-        else:
-            body += provisions
-            if any(u.number != v.number for u in diff.units(before) for v in diff.units(section) if u.key == v.key):
-                renumbered = True
-    for section in old_doc.sections:
-        if diff.section_key(section) not in new_sections and section.kind == "schedule":
-            schedules.append(Provision(f"Schedule {section.number} ({section.title}) is deleted."))
-            renumbered = True
-    if parties:
-        changes.append(("parties", parties))
-    changes.append(("body", body))
-    changes.append(("schedules", schedules))
-
-    old_date = old_doc.date
+    plan = plan or plan_deed(old_doc, new_doc, old_agreement, new_agreement)
+    if plan.empty:
+        raise UsageError(Diagnostic(Location(new_name), ERROR, "S75-DEED-EMPTY",
+                                    "the two versions have the same text, so there is nothing for a deed to vary",
+                                    "compare the version that was signed with the one you want it to become"))
+    act, regulations = words["act"], words["regulations"]
     variation = _variation_clause(old_doc)
-    date_part: list[tree.Inline] = [tree.Text(old_date)] if old_date else [tree.Blank("date of the Agreement")]
-    recitals = [
-        tree.Para([tree.Text("The Partners entered into a partnership agreement under section 75 of "
-                             f"{ACT} entitled {q(old_doc.title)}, dated ")] + date_part +
-                  [tree.Text(f" (the {q('Agreement')}).")], level=2),
-        *_successions(old_agreement, new_agreement),
-        _para(f"Clause {variation} of the Agreement provides that it may be varied by written agreement of the Partners."
-              if variation else "The Agreement may be varied by written agreement of the Partners.", level=2),
-        _para("The Partners have agreed to vary the Agreement on the terms of this Deed.", level=2),
-    ]
-    effective_words = effective_text or "the date of this Deed"
-    deed_body: list[tree.Block] = [
-        _para("", 1, "deed-interpretation", "Definitions and interpretation"),
-        _para(f"In this Deed, {q('Agreement')} has the meaning given in recital (A), and "
-              f"{q('Effective Date')} means {effective_words}.", 2),
-        _para("Words defined in the Agreement have the same meaning in this Deed.", 2),
-        _para("A reference in clause 2 to a clause, paragraph or Schedule is to that clause, paragraph or Schedule "
-              "of the Agreement as it stands before this Deed takes effect. Text to be inserted is set out as it "
-              "will read in the Agreement as varied.", 2),
-        _para("", 1, "deed-variation", "Variation"),
-        _para("With effect from the Effective Date the Agreement is varied as follows.", 2),
-    ]
-    count = 0
-    for _, provisions in changes:
-        for provision in provisions:
-            deed_body += _emit(provision, 3)
-            count += 1
-    if count == 0:
-        deed_body.append(_para("There are no changes to the text of the Agreement.", 3))
-    if renumbered:
-        deed_body.append(_para("The clauses, paragraphs and Schedules of the Agreement are renumbered, and the "
-                               "references to them are updated, to take account of the variations in this clause.", 2))
-    deed_body += [
-        _para("", 1, "deed-effect", "Effect of this Deed"),
-        _para("Except as varied by this Deed, the Agreement continues in full force and effect.", 2),
-        _para("From the Effective Date, a reference in the Agreement to the Agreement is a reference to it as "
-              "varied by this Deed, and the Agreement and this Deed are to be read as one document.", 2),
-        _para("This Deed does not affect any right, obligation or liability of a Partner that arose under the "
-              "Agreement before the Effective Date.", 2),
-        _para("The Partners are satisfied that the Agreement as varied continues to meet the requirements of "
-              f"section 75 of {ACT} and {REGULATIONS}.", 2),
-        _para("", 1, "deed-general", "General"),
-        _para("This Deed may be executed in any number of counterparts, each of which is an original and all of "
-              "which together are one deed.", 2),
-        _para("This Deed and any dispute or claim arising out of or in connection with it are governed by the law "
-              "of England and Wales.", 2),
-    ]
+    clause = words["variation_clause"].format(number=variation) if variation else words["variation_clause_unknown"]
+    recitals = []
+    for text in words["recitals"]:
+        text = text.format(act=act, title=q(old_doc.title), date="\x00", variation_clause=clause)
+        before, _, after = text.partition("\x00")
+        dated = [tree.Text(old_doc.date)] if old_doc.date else [tree.Blank("date of the Agreement")]
+        parts = [tree.Text(before)] + (dated if _ else []) + ([tree.Text(after)] if after else [])
+        recitals.append(tree.Para([p for p in parts if not (isinstance(p, tree.Text) and not p.text)], level=2))
+        if len(recitals) == 1:
+            recitals += _successions(old_agreement, new_agreement)
+    effective_words = effective_text or words["effective_default"]
+    deed_body: list[tree.Block] = [_para("", 1, "deed-interpretation", words["interpretation"]["heading"])]
+    deed_body += [_para(t.format(effective=effective_words), 2) for t in words["interpretation"]["paragraphs"]]
+    deed_body += [_para("", 1, "deed-variation", words["variation"]["heading"]),
+                  _para(words["variation"]["opening"], 2)]
+    for provision in plan.provisions:
+        deed_body += _emit(provision, 3)
+    if plan.renumbered:
+        deed_body.append(_para(" ".join(words["variation"]["renumbering"].split()), 2))
+    for part in ("effect", "general"):
+        deed_body.append(_para("", 1, f"deed-{part}", words[part]["heading"]))
+        deed_body += [_para(" ".join(t.format(act=act, regulations=regulations).split()), 2)
+                      for t in words[part]["paragraphs"]]
     sections = [
         tree.Section("recitals", "Background", recitals, key="recitals"),
         tree.Section("body", "Agreed terms", deed_body, key="body"),
-        *annexes,
+        *plan.annexes,
         tree.Section("execution", "Execution", _execution(new_agreement, old_agreement), key="execution"),
     ]
     parties = _deed_parties(old_doc, new_doc, old_agreement, new_agreement)
     document = tree.Document(
-        title=f"Deed of variation: {new_doc.title}",
-        subtitle=f"Varying a partnership agreement made under section 75 of {ACT}",
-        version=new_doc.version, status=new_doc.status, date=date_text, parties=parties, sections=sections,
-        subject="Deed of variation of a section 75 partnership agreement",
+        title=words["title"].format(title=new_doc.title),
+        subtitle=words["subtitle"].format(act=act),
+        version="1", status="final" if date_text else "draft",
+        date=date_text, parties=parties, sections=sections, subject=words["subject"],
         keywords=", ".join(p.name for p in parties), iso_date=date_iso or new_doc.iso_date,
     )
     number_document(document)
@@ -568,40 +855,51 @@ def _deed_parties(old: tree.Document, new: tree.Document, old_agreement=None,
     return list(new_parties.values()) + [p for k, p in old_parties.items() if k not in new_parties]
 
 
-_DETAILS = ("name", "short_name", "address")  # what a renamed party's provision can replace
-
-
-def _party_changes(old_agreement, new_agreement) -> tuple[list[Provision], Renames]:
-    """Provisions for parties joining, leaving or renamed (by key), and the renaming they make."""
+def _party_changes(old_doc, new_doc, old_agreement, new_agreement) -> tuple[list[Provision], dict[str, str]]:
+    """Provisions for parties joining, leaving or renamed (by key, or by a recorded succession),
+    and the words the renaming replaces throughout (old -> new)."""
     if old_agreement is None or new_agreement is None:
-        return [], NO_RENAMES
-    old = {p.key: p for p in old_agreement.parties}
+        return [], {}
+    old_lines, new_lines, keyed = diff.matched_parties(old_doc, new_doc, old_agreement, new_agreement)
+    succession = diff.successions(old_agreement, new_agreement)
+    old = {succession.get(p.key, p.key): p for p in old_agreement.parties}
     new = {p.key: p for p in new_agreement.parties}
     out = []
     pairs: dict[str, str] = {}
     for key, party in new.items():
         before = old.get(key)
         if before is None:
-            out.append(Provision(f"{party.name} becomes a party to the Agreement as a Partner, and is referred "
-                                 f"to in it as {q(party.short_name)}."))
+            line = new_lines.get(key) if keyed else None
+            out.append(Provision(say("party_joins", name=party.name, short=q(party.short_name)),
+                                 ops=[ops.AddParty(line)] if line else []))
             continue
-        items = [f"{q(before[name])} is replaced by {q(party[name])}" for name in _DETAILS
-                 if before[name] != party[name]]
-        pairs.update({before[name]: party[name] for name in _DETAILS})
-        if len(items) == 1:
-            out.append(Provision(f"In the parties to the Agreement and throughout it, {items[0]}."))
+        mine = {}
+        for name in ("name", "address", "short_name"):
+            a, b = before[name], party[name]
+            if name == "short_name" and a.startswith("the ") and b.startswith("the "):
+                a, b = a[4:], b[4:]  # "CCG" -> "ICB" also renames the column headed "CCG"
+            if a != b:
+                mine[a] = b
+        pairs.update(mine)
+        items = [say("phrase_replaced", old=q(a), new=q(b)) for a, b in mine.items()]
+        rename = [ops.Rename(tuple(mine.items()))] if mine else []
+        if before.key != party.key:
+            out.append(Provision(say("party_succeeds", new_name=party.name, old_name=before.name), items=items,
+                                 ops=rename))
+        elif len(items) == 1:
+            out.append(Provision(say("party_renamed", item=items[0]), ops=rename))
         elif items:
-            out.append(Provision("In the parties to the Agreement and throughout it:", items=items))
+            out.append(Provision(say("party_renamed_many"), items=items, ops=rename))
     for key, party in old.items():
         if key not in new:
-            out.append(Provision(f"{party.name} ceases to be a party to the Agreement."))
-    return out, Renames(pairs)
+            out.append(Provision(say("party_leaves", name=party.name), ops=[ops.RemoveParty(party.name)]))
+    return out, pairs
 
 
 def _execution(new_agreement, old_agreement) -> list[tree.Block]:
     """One execution block for each party to the deed: the new parties, then any leaving (by key)."""
-    blocks: list[tree.Block] = [_para(
-        "This document has been executed as a deed and is delivered on the date written at the beginning of it.")]
+    words = wording()["execution"]
+    blocks: list[tree.Block] = [_para(words["testimonium"])]
     seen = set()
     for agreement in (new_agreement, old_agreement):
         for party in agreement.parties if agreement is not None else ():
@@ -609,9 +907,7 @@ def _execution(new_agreement, old_agreement) -> list[tree.Block]:
                 continue
             seen.add(party.key)
             officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
-            if party.execution.method == "common_seal":
-                intro = f"Executed as a deed by affixing the common seal of {party.name} in the presence of:"
-            else:
-                intro = f"Executed as a deed by {party.name} acting by:"
-            blocks.append(tree.SignatureBlock(party.name, party.execution.method, officers, intro=intro))
+            intro = words["common_seal" if party.execution.method == "common_seal" else "signatories"]
+            blocks.append(tree.SignatureBlock(party.name, party.execution.method, officers,
+                                              intro=intro.format(name=party.name)))
     return blocks
