@@ -315,3 +315,13 @@ def test_a_deed_with_no_changes_is_refused(old_version):
 def test_there_are_at_least_twenty_cases():
     assert len(CASES) >= 20
     assert yaml  # the cases edit YAML as text, as a person would
+
+
+def test_a_schedule_swapped_for_another_deletes_and_inserts_its_list_items(tmp_path, old_version):
+    """The issue's case: one schedule removed, one added; items are never rewritten by position."""
+    old, new, plan, said = _plan(tmp_path, _schedule_added_and_removed, old_version)
+    assert not [s for s in said if "is replaced by" in s], said
+    assert sum(bool(re.fullmatch(r"(Clause|Paragraph) [\d.]+\(a\)( of Schedule \d+)? is deleted\.", s))
+               for s in said) == 2, said
+    assert sum(s.startswith("The following is inserted before") for s in said) == 2, said
+    assert plan.renumbered

@@ -151,3 +151,27 @@ def test_libreoffice_opens_a_redline_with_front_changes(repo, tmp_path):
     done = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
     text = " ".join(done.stdout.split())
     assert "20 March 2017" in text and "1.1" in text and "Dementia Advisers" in text
+
+
+# --- the contents page ------------------------------------------------------------------
+
+
+def test_accept_all_and_reject_all_hold_for_the_contents_page(tmp_path):
+    """A schedule removed and another added: their contents entries are tracked whole."""
+    from conftest import BASE
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(BASE, old)
+    shutil.copytree(BASE, new)
+    (new / "schedules" / "lead.yaml").unlink()
+    added = (old / "schedules" / "lead.yaml").read_text(encoding="utf-8")
+    added = added.replace("key: lead", "key: dementia").replace("Carers' Support Services", "Dementia Advisers")
+    (new / "schedules" / "dementia.yaml").write_text(added, encoding="utf-8")
+    before, after = load_version(str(old)), load_version(str(new))
+    data = render_redline_bytes(before.document, after.document)
+    accepted = document_lines(docxtext.accept_changes(data), marks=False)
+    rejected = document_lines(docxtext.reject_changes(data), marks=False)
+    assert accepted == document_lines(render_docx_bytes(after.document), marks=False)
+    assert rejected == document_lines(render_docx_bytes(before.document), marks=False)
+    contents = accepted[accepted.index("Contents"):]
+    assert not any(line.strip() == "SCHEDULE 1" for line in contents)  # no empty entry left behind

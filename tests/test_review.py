@@ -201,15 +201,19 @@ def test_diff_command_text_and_json(repo):
     result = s75(repo, "diff", OLD, NEW, "--clauses", str(FIXTURE_LIBRARY))
     assert result.returncode == 0, result.stdout + result.stderr
     text = result.stdout
-    assert "+ Schedule 1 Dementia Advisers [dementia]: added" in text
-    assert "> Schedule 2 -> 3 Community Equipment and Reablement [pool]: renumbered" in text
+    assert "+ Schedule 1 (Dementia Advisers): added" in text
+    assert "> Schedule 2 \u2192 3 (Community Equipment and Reablement): renumbered" in text
     assert "Either Partner may end this Agreement on [-6-]{+9+} months' notice." in text
-    assert re.search(r"pool 2017-18 Community equipment / Council\s+£400,000 ->\s+£450,000\s+\+£50,000", text)
+    assert "  Schedule 3 (Community Equipment and Reablement)\n" in text
+    assert re.search(r"  2017-18 Community equipment / Council\s+£400,000 \u2192\s+£450,000\s+\+£50,000", text)
+    assert re.search(r"  2017-18 Council\s+£\S+ \u2192\s+£\S+\s+\+£\S+", text)  # the partner's total, all schedules
+    assert re.search(r"whole agreement\s+£\S+ \u2192\s+£\S+\s+\+£\S+", text)
     data = json.loads(s75(repo, "diff", OLD, NEW, "--format", "json", "--clauses", str(FIXTURE_LIBRARY)).stdout)
     assert {"old", "new", "fields", "schedules", "clauses", "money"} <= set(data)
     assert {"schedule": "pool", "year": "2017-18", "line": "Community equipment", "partner": "Council",
             "old": "£400,000", "new": "£450,000", "difference": "+£50,000",
-            "old_amount": "400000", "new_amount": "450000", "difference_amount": "50000"} in data["money"]
+            "old_amount": "400000", "new_amount": "450000", "difference_amount": "50000",
+            "schedule_number": "3", "schedule_title": "Community Equipment and Reablement"} in data["money"]
     same = s75(repo, "diff", "HEAD:agreements/x", NEW, "--exit-code", "--clauses", str(FIXTURE_LIBRARY))
     assert same.returncode == 0 and "no changes" in same.stdout
     differs = s75(repo, "diff", OLD, NEW, "--exit-code", "--clauses", str(FIXTURE_LIBRARY))

@@ -13,6 +13,7 @@ import pytest
 
 from assembler.review import diff as semantic
 from assembler.engine import tree
+from assembler.engine.number import number_document
 from assembler.engine.text import inline_text, render_text
 from assembler.review.variation import build_deed, phrase_edits
 from assembler.review.versions import load_version
@@ -176,7 +177,7 @@ def test_json_money_has_exact_decimal_amounts(versions, capsys, monkeypatch):
     assert data["money"]
     for entry in data["money"]:
         assert set(entry) == {"schedule", "year", "line", "partner", "old", "new", "difference",
-                              "old_amount", "new_amount", "difference_amount"}
+                              "old_amount", "new_amount", "difference_amount", "schedule_number", "schedule_title"}
         for name in ("old_amount", "new_amount", "difference_amount"):
             assert entry[name] is None or (isinstance(entry[name], str) and re.fullmatch(r"-?\d+(\.\d+)?", entry[name]))
     amounts = shown = {(m["line"], m["partner"]): m for m in data["money"]}
@@ -195,3 +196,83 @@ def test_money_changes_carry_exact_amounts(versions):
     line = next(m for m in result.money if m.line == "Community equipment" and m.partner == "Council")
     assert (line.old, line.new, line.difference) == ("£400,000", "£340,000", "-£60,000")
     assert (line.old_amount, line.new_amount, line.difference_amount) == ("400000", "340000", "-60000")
+
+
+# --- diffs a reviewer reads at a glance ------------------------------------------------------
+
+
+def test_consecutive_changed_words_are_one_change():
+    words = semantic.word_diff("NHS Portsmouth Clinical Commissioning Group of 1 Station Road",
+                               "NHS Hampshire and Isle of Wight Integrated Care Board of 1 Station Road")
+    assert semantic.marked(words) == ("NHS [-Portsmouth Clinical Commissioning Group-]"
+                                      "{+Hampshire and Isle of Wight Integrated Care Board+} of 1 Station Road")
+    assert semantic.marked(semantic.word_diff("a b c d", "a x c y")) == "a [-b-]{+x+} c [-d-]{+y+}"
+
+
+def test_the_redline_marks_a_run_of_changed_words_as_one_deletion_and_one_insertion():
+    from assembler.review.redline import DEL, END, INS, diff_parts, diff_string
+
+    marked = diff_string("NHS Portsmouth Clinical Commissioning Group", "NHS Hampshire and Isle of Wight ICB")
+    assert marked.count(DEL) == marked.count(INS) == 1, marked
+    parts = diff_parts([tree.Text("NHS Portsmouth Clinical Commissioning Group")], [tree.Text("NHS Wight ICB")])
+    text = "".join(p.text for p in parts if isinstance(p, tree.Text))
+    assert text.count(DEL) == text.count(INS) == 1 and text.count(END) == 2, text
+
+
+def test_tables_are_compared_row_by_row():
+    old = tree.Table(["Line", "Council"], [["Equipment", "£1"], ["Adaptations", "£2"], ["Total", "£3"]])
+    new = tree.Table(["Line", "Council"], [["Equipment", "£1"], ["Telecare", "£5"], ["Adaptations", "£4"],
+                                           ["Total", "£10"]])
+    shown = semantic.marked(semantic.table_words(old, new)).split("\n")
+    assert shown == ["{+Telecare | £5+}", "Adaptations | [-£2-]{+£4+}", "Total | [-£3-]{+£10+}"]
+
+
+def test_diff_names_schedules_and_moved_paragraphs_and_no_field_names(versions, capsys, monkeypatch):
+    edit(versions.new / "agreement.yaml", "      - Carers and carers' organisations\n", "")
+    edit(versions.new / "agreement.yaml", "Director of Operations", "Director of Community Operations")
+    code, out, _ = s75(capsys, monkeypatch, "diff", str(versions.old), str(versions.new))
+    assert code == 0, out
+    assert "of Schedule 3 (Terms of reference of the Joint Commissioning Board)" in out
+    assert not re.search(r"sign_off|signatories|\[[a-z-]+\]:", out), out
+    assert not any(re.search(r"Schedule [a-z]", line) for line in out.splitlines()), out
+
+
+def test_a_moved_paragraph_is_labelled_with_both_numbers():
+    def doc(paras):
+        blocks = [tree.Para([], level=1, key="c", heading="C")] + [tree.Para([tree.Text(t)], level=2) for t in paras]
+        document = tree.Document("T", "S", "1", "draft", "", [], [tree.Section("body", "B", blocks, key="body")])
+        number_document(document)
+        return document
+
+    result = semantic.diff_documents(doc(["One thing here.", "Two things here.", "Three things, old."]),
+                                     doc(["Two things here.", "Three things, new."]))
+    text = semantic.format_text(result)
+    assert "1.3 \u2192 1.2 Three things, [-old-]{+new+}." in text, text
+
+
+def test_money_totals_per_partner_year_and_agreement_with_the_year_before(versions):
+    edit(versions.new / "schedules" / "pool.yaml", "        council: 400000\n",
+         "        council: 400000\n      2018-19:\n        ccg: 990000\n        council: 660000\n")
+    edit(versions.new / "schedules" / "pool.yaml", "    2017-18: 1500000\n", "    2017-18: 1500000\n    2018-19: 1650000\n")
+    old, new = versions()
+    totals = {(t.year, t.partner): t for t in semantic.money_totals(old.agreement, new.agreement)}
+    council = totals[("2018-19", "Council")]
+    # 2017-18: the Council paid £150,000 (lead) + £600,000 (pool) = £750,000.
+    assert (council.old, council.new, council.difference) == (None, "£660,000", "+£660,000")
+    assert council.previous == "-£90,000 (-12.0%) on 2017-18"
+    whole = totals[("", "")]
+    assert whole.old_amount == "1950000" and whole.new_amount == "3600000"
+    assert ("2017-18", "Council") not in totals  # unchanged totals are not listed
+
+
+def test_a_redline_is_never_marked_final(versions):
+    import io
+    import zipfile
+
+    from assembler.review.redline import render_redline_bytes
+
+    edit(versions.new / "agreement.yaml", "status: draft", "status: final")
+    old, new = versions()
+    data = render_redline_bytes(old.document, new.document)
+    core = zipfile.ZipFile(io.BytesIO(data)).read("docProps/core.xml").decode()
+    assert "<cp:contentStatus>redline</cp:contentStatus>" in core

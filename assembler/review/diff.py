@@ -94,7 +94,7 @@ def block_text(block: tree.Block, refs_by_key: bool = False) -> str:
     if isinstance(block, tree.Table):
         return "\n".join(([block.caption] if block.caption else []) + table_lines(block))
     if isinstance(block, tree.SignatureBlock):
-        return "\n".join([block.party_name, block.method, block.intro] + [f"{r}: {n}" for r, n in block.lines])
+        return "\n".join([block.party_name, block.intro] + [f"{r}: {n}" for r, n in block.lines])
     return repr(block)
 
 
@@ -198,10 +198,34 @@ def _matcher_ops(a: Sequence[str], b: Sequence[str]):
     return difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
 
 
+def grouped_ops(a: Sequence, b: Sequence, spacing: Callable[[object], bool] = lambda t: str(t).isspace()):
+    """Opcodes in which changed words separated only by spaces are one change.
+
+    "NHS Portsmouth Clinical Commissioning Group" -> "NHS Hampshire and Isle
+    of Wight Integrated Care Board" is one replacement, not four word swaps
+    interleaved with the spaces between them.
+    """
+    ops = _matcher_ops(a, b)
+    out: list[list] = []
+    for n, (tag, i, j, k, m) in enumerate(ops):
+        if out and out[-1][0] != "equal" and tag != "equal":
+            out[-1] = ["replace", out[-1][1], j, out[-1][3], m]
+            continue
+        if tag == "equal" and out and out[-1][0] != "equal" and n + 1 < len(ops) \
+                and all(spacing(t) for t in a[i:j]):
+            _, _, j2, _, m2 = ops[n + 1]
+            start_a, start_b = out[-1][1], out[-1][3]
+            if not all(spacing(t) for t in a[start_a:j2]) and not all(spacing(t) for t in b[start_b:m2]):
+                out[-1] = ["replace", start_a, j, start_b, m]
+                continue
+        out.append([tag, i, j, k, m])
+    return [tuple(op) for op in out]
+
+
 def word_diff(old: str, new: str) -> tuple[Words, ...]:
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     out = []
-    for tag, i, j, k, m in _matcher_ops(a, b):
+    for tag, i, j, k, m in grouped_ops(a, b):
         out.append(Words(tag, "".join(a[i:j]), "".join(b[k:m])))
     return tuple(out)
 
@@ -242,6 +266,7 @@ class ClauseChange:
     new_schedule: str = ""
     moved: bool = False  # renumbered (also set on a "changed" clause)
     blocks: tuple[BlockChange, ...] = ()
+    schedule_title: str = ""  # the schedule's title, for clauses of a schedule
 
 
 @dataclass(frozen=True)
@@ -260,7 +285,7 @@ class MoneyChange:
     same values exactly, as decimal strings in pounds ("1240000", "60000",
     "-1250.50"), None where the value is tbc or absent."""
 
-    schedule: str
+    schedule: str  # the schedule's key
     year: str
     line: str  # a scheme line's name, or "Total" for the partner's total for the year
     partner: str
@@ -270,6 +295,8 @@ class MoneyChange:
     old_amount: str | None = None  # None when tbc or absent
     new_amount: str | None = None
     difference_amount: str | None = None  # new minus old, an absent side counting as 0; None when either is tbc
+    schedule_number: str = ""  # in the new version (the old one if the schedule was removed)
+    schedule_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -288,6 +315,7 @@ class Diff:
     schedules: tuple[ScheduleChange, ...] = ()
     clauses: tuple[ClauseChange, ...] = ()
     money: tuple[MoneyChange, ...] = ()
+    totals: tuple[MoneyTotal, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -313,8 +341,31 @@ def _block_changes(old: Unit | None, new: Unit | None) -> tuple[BlockChange, ...
             out.append(BlockChange("added", "", _block_number(b), "", block_text(b)))
         elif block_identity(a, True) != block_identity(b, True):
             old_text, new_text = block_text(a), block_text(b)
-            out.append(BlockChange("changed", _block_number(a), _block_number(b), old_text, new_text,
-                                   word_diff(old_text, new_text)))
+            words = table_words(a, b) if isinstance(a, tree.Table) and isinstance(b, tree.Table) \
+                else word_diff(old_text, new_text)
+            out.append(BlockChange("changed", _block_number(a), _block_number(b), old_text, new_text, words))
+    return tuple(out)
+
+
+def table_words(old: tree.Table, new: tree.Table) -> tuple[Words, ...]:
+    """A table compared row by row (rows matched by their words, then by first cell): only the
+    rows that changed, one line each."""
+    out: list[Words] = []
+
+    def line(words) -> None:
+        if out:
+            out.append(Words("equal", "\n", "\n"))
+        out.extend(words)
+
+    if old.columns != new.columns:
+        line(word_diff(" | ".join(old.columns), " | ".join(new.columns)))
+    for op, a, b in align(old.rows, new.rows, lambda r: "\x1f".join(r), lambda x, y: x[:1] == y[:1]):
+        if op == "changed":
+            line(word_diff(" | ".join(a), " | ".join(b)))
+        elif op == "deleted":
+            line([Words("delete", " | ".join(a), "")])
+        elif op == "inserted":
+            line([Words("insert", "", " | ".join(b))])
     return tuple(out)
 
 
@@ -331,25 +382,28 @@ def _clause_changes(old: tree.Section | None, new: tree.Section | None) -> list[
     new_by_key = {u.key: u for u in new_units}
     old_sched = old.number if old is not None and old.kind == "schedule" else ""
     new_sched = new.number if new is not None and new.kind == "schedule" else ""
+    title = section.title if section.kind == "schedule" else ""
     changes = []
     for unit in new_units:
         before = old_by_key.get(unit.key)
         if before is None:
             changes.append(ClauseChange("added", where, short_key(unit.key), unit.heading, "", unit.number,
-                                        old_sched, new_sched, blocks=_block_changes(None, unit)))
+                                        old_sched, new_sched, blocks=_block_changes(None, unit),
+                                        schedule_title=title))
             continue
         moved = before.number != unit.number
         blocks = _block_changes(before, unit)
         if blocks:
             changes.append(ClauseChange("changed", where, short_key(unit.key), unit.heading, before.number,
-                                        unit.number, old_sched, new_sched, moved, blocks))
+                                        unit.number, old_sched, new_sched, moved, blocks, title))
         elif moved:
             changes.append(ClauseChange("moved", where, short_key(unit.key), unit.heading, before.number,
-                                        unit.number, old_sched, new_sched, True))
+                                        unit.number, old_sched, new_sched, True, schedule_title=title))
     for unit in old_units:
         if unit.key not in new_by_key:
             changes.append(ClauseChange("removed", where, short_key(unit.key), unit.heading, unit.number, "",
-                                        old_sched, new_sched, blocks=_block_changes(unit, None)))
+                                        old_sched, new_sched, blocks=_block_changes(unit, None),
+                                        schedule_title=title))
     return changes
 
 
@@ -366,43 +420,138 @@ def exact(amount: Decimal | None) -> str | None:
     return format(amount.quantize(Decimal("0.01")), "f")  # the schema allows pence, never less
 
 
-def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
-    """Every scheme line and partner whose contribution for a year differs, and partner totals."""
-    def table(agreement) -> dict:
-        found: dict[tuple[str, str, str, str], Money] = {}
-        names: dict[str, str] = {}
+def _schedule_names(*agreements) -> dict[str, tuple[str, str]]:
+    """Schedule key -> (number, title), the later agreement's winning."""
+    names: dict[str, tuple[str, str]] = {}
+    for agreement in agreements:
         for schedule in agreement.schedules if agreement is not None else ():
-            for party in agreement.parties:
-                names[party.key] = party.short_name.removeprefix("the ")
-            for year in schedule.get("money", ()):
-                for row in year.rows:
-                    for partner, amount in row.amounts.items():
-                        found[(schedule.key, year.year, row.name, partner)] = amount
-                for partner, amount in year.partner_totals.items():
-                    found[(schedule.key, year.year, "\uffffTotal", partner)] = amount
-        return found, names
+            names[schedule.key] = (str(schedule.number), schedule.title)
+    return names
 
-    old, old_names = table(old_agreement)
-    new, new_names = table(new_agreement)
+
+def _money_table(agreement, rekey: dict[str, str]) -> tuple[dict, dict]:
+    """{(schedule, year, line, partner): Money} (each partner's total as line "\uffffTotal"), and names."""
+    found: dict[tuple[str, str, str, str], Money] = {}
+    names: dict[str, str] = {}
+    if agreement is None:
+        return found, names
+    for party in agreement.parties:
+        names[rekey.get(party.key, party.key)] = party.short_name.removeprefix("the ")
+    for schedule in agreement.schedules:
+        for year in schedule.get("money", ()):
+            for row in year.rows:
+                for partner, amount in row.amounts.items():
+                    found[(schedule.key, year.year, row.name, rekey.get(partner, partner))] = amount
+            for partner, amount in year.partner_totals.items():
+                found[(schedule.key, year.year, "\uffffTotal", rekey.get(partner, partner))] = amount
+    return found, names
+
+
+def _difference(a: Money | None, b: Money | None) -> tuple[str | None, Decimal | None]:
+    if (a is not None and a.is_tbc) or (b is not None and b.is_tbc):
+        return None, None
+    change = (_amount(b) or Decimal(0)) - (_amount(a) or Decimal(0))
+    text = format_money(Money(change))
+    return (text if text.startswith("-") else "+" + text), change
+
+
+def money_changes(old_agreement, new_agreement) -> list[MoneyChange]:
+    """Every scheme line and partner whose contribution for a year differs, and partner totals.
+
+    Partners are matched by key, an old party succeeded by a new one (a CCG
+    by its ICB) counting as the new one; schedules come in the new order.
+    """
+    rekey = successions(old_agreement, new_agreement)
+    old, old_names = _money_table(old_agreement, rekey)
+    new, new_names = _money_table(new_agreement, {})
     names = {**old_names, **new_names}
+    schedules = _schedule_names(old_agreement, new_agreement)
+
+    def order(k):
+        number = schedules.get(k[0], ("0", ""))[0]
+        return (int(number) if number.isdigit() else 0, k[0], k[1], k[2], k[3])
+
     changes = []
-    for k in sorted(set(old) | set(new)):
+    for k in sorted(set(old) | set(new), key=order):
         a, b = old.get(k), new.get(k)
         if a == b or (a is None and b is not None and _amount(b) == 0) or (b is None and a is not None and _amount(a) == 0):
             continue
-        x, y = _amount(a), _amount(b)
-        difference = change = None
-        if not (a is not None and a.is_tbc) and not (b is not None and b.is_tbc):
-            change = (y or Decimal(0)) - (x or Decimal(0))
-            difference = format_money(Money(change))
-            if not difference.startswith("-"):
-                difference = "+" + difference
+        difference, change = _difference(a, b)
         schedule, year, line, partner = k
+        number, title = schedules.get(schedule, ("", schedule))
         changes.append(MoneyChange(schedule, year, line.replace("\uffff", ""), names.get(partner, partner),
                                    format_money(a) if a is not None else None,
                                    format_money(b) if b is not None else None, difference,
-                                   exact(x), exact(y), exact(change)))
+                                   exact(_amount(a)), exact(_amount(b)), exact(change), number, title))
     return changes
+
+
+@dataclass(frozen=True)
+class MoneyTotal:
+    """A total across all schedules: one partner's for a year, all partners' for a year
+    (``partner`` ""), or the whole agreement's (``year`` ""). ``previous`` compares a year
+    that is new with the year before it in the new version ("+£60,000 (+5.0%) on 2017-18")."""
+
+    year: str
+    partner: str
+    old: str | None
+    new: str | None
+    difference: str | None
+    old_amount: str | None = None
+    new_amount: str | None = None
+    previous: str = ""
+
+
+def _percent(change: Decimal, base: Decimal) -> str:
+    if not base:
+        return ""
+    value = (change * 100 / base).quantize(Decimal("0.1"))
+    return f" ({'+' if value >= 0 else ''}{value}%)"
+
+
+def money_totals(old_agreement, new_agreement) -> list[MoneyTotal]:
+    """Totals per partner and year, per year and for the whole agreement, where they differ."""
+    rekey = successions(old_agreement, new_agreement)
+    old, names = _money_table(old_agreement, rekey)
+    new, new_names = _money_table(new_agreement, {})
+    names.update(new_names)
+
+    def sums(table) -> dict[tuple[str, str], Money]:
+        out: dict[tuple[str, str], Money] = {}
+        for (_, year, line, partner), money in table.items():
+            if line != "\uffffTotal":
+                continue
+            for key in ((year, partner), (year, ""), ("", "")):
+                before = out.get(key)
+                if money.is_tbc or (before is not None and before.is_tbc):
+                    out[key] = Money(None)  # a total with a tbc part is tbc
+                else:
+                    out[key] = Money((before.amount if before is not None else Decimal(0)) + money.amount)
+        return out
+
+    a, b = sums(old), sums(new)
+    old_years = {y for y, _ in a if y}
+    years = sorted({y for y, _ in b if y})
+    out = []
+    keys = sorted(set(a) | set(b), key=lambda k: (k[0] == "", k[0], k[1] == "", names.get(k[1], k[1])))
+    for key in keys:
+        x, y = a.get(key), b.get(key)
+        if x == y:
+            continue
+        year, partner = key
+        difference, _ = _difference(x, y)
+        previous = ""
+        if year and year not in old_years and y is not None and not y.is_tbc:
+            earlier = [p for p in years if p < year]
+            before = b.get((earlier[-1], partner)) if earlier else None
+            if before is not None and not before.is_tbc:
+                change = y.amount - before.amount
+                text = format_money(Money(change))
+                previous = f"{text if text.startswith('-') else '+' + text}{_percent(change, before.amount)} on {earlier[-1]}"
+        out.append(MoneyTotal(year, names.get(partner, partner) if partner else "", format_money(x) if x else None,
+                              format_money(y) if y else None, difference, exact(_amount(x)), exact(_amount(y)),
+                              previous))
+    return out
 
 
 def successions(old_agreement, new_agreement) -> dict[str, str]:
@@ -500,9 +649,12 @@ def diff_documents(old: tree.Document, new: tree.Document, old_agreement=None, n
                 schedules.append(ScheduleChange("removed", section.key, section.title, section.number, ""))
             else:
                 clauses += _clause_changes(section, None)
-    money = money_changes(old_agreement, new_agreement) if old_agreement is not None or new_agreement is not None else []
+    given = old_agreement is not None or new_agreement is not None
+    money = money_changes(old_agreement, new_agreement) if given else []
+    totals = money_totals(old_agreement, new_agreement) if given and old_agreement is not None \
+        and new_agreement is not None else []
     fields = _fields(old, new, old_agreement, new_agreement)
-    return Diff(old_name, new_name, tuple(fields), tuple(schedules), tuple(clauses), tuple(money))
+    return Diff(old_name, new_name, tuple(fields), tuple(schedules), tuple(clauses), tuple(money), tuple(totals))
 
 
 # --- output --------------------------------------------------------------------------------
@@ -515,9 +667,8 @@ def _where(change: ClauseChange, number: str, schedule: str) -> str:
         return "recitals"
     if change.section == "execution":
         return "execution"
-    if schedule:
-        return f"paragraph {number} of Schedule {schedule}" if number else f"Schedule {schedule}"
-    return change.section
+    named = f"Schedule {schedule} ({change.schedule_title})" if schedule else change.schedule_title
+    return f"paragraph {number} of {named}" if number else named
 
 
 def format_text(diff: Diff) -> str:
@@ -531,26 +682,28 @@ def format_text(diff: Diff) -> str:
         lines.append(f"~ {name}: {f.old or '(none)'} -> {f.new or '(none)'}")
     for s in diff.schedules:
         if s.kind == "added":
-            lines.append(f"+ Schedule {s.new_number} {s.title} [{s.key}]: added")
+            lines.append(f"+ Schedule {s.new_number} ({s.title}): added")
         elif s.kind == "removed":
-            lines.append(f"- Schedule {s.old_number} {s.title} [{s.key}]: removed")
+            lines.append(f"- Schedule {s.old_number} ({s.title}): removed")
         else:
-            lines.append(f"> Schedule {s.old_number} -> {s.new_number} {s.title} [{s.key}]: renumbered")
+            lines.append(f"> Schedule {s.old_number} \u2192 {s.new_number} ({s.title}): renumbered")
     for c in diff.clauses:
         old_at, new_at = _where(c, c.old_number, c.old_schedule), _where(c, c.new_number, c.new_schedule)
-        name = f"{c.heading} [{c.key}]" if c.heading else f"[{c.key or c.section}]"
+        name = c.heading
         if c.kind == "added":
-            lines.append(f"+ {new_at} {name}: added")
+            lines.append(f"+ {new_at} {name}: added".replace("  ", " "))
         elif c.kind == "removed":
             lines.append(f"- {old_at} {name}: removed")
         elif c.kind == "moved":
-            lines.append(f"> {old_at} -> {new_at} {name}: renumbered")
+            lines.append(f"> {old_at} \u2192 {new_at} {name}: renumbered")
         else:
-            place = f"{old_at} -> {new_at}" if old_at != new_at else new_at
-            lines.append(f"~ {place} {name}: changed" + (" and renumbered" if c.moved else ""))
+            place = f"{old_at} \u2192 {new_at}" if old_at != new_at else new_at
+            lines.append(f"~ {place} {name}".rstrip() + ": changed" + (" and renumbered" if c.moved else ""))
         if c.kind in ("changed",):
             for b in c.blocks:
                 label = b.new_number or b.old_number
+                if b.old_number and b.new_number and b.old_number != b.new_number:
+                    label = f"{b.old_number} \u2192 {b.new_number}"  # a paragraph that moved
                 prefix = f"    {label} " if label else "    "
                 if b.kind == "added":
                     lines.append(f"{prefix}{{+{b.new_text}+}}".replace("\n", "\n      "))
@@ -559,11 +712,23 @@ def format_text(diff: Diff) -> str:
                 else:
                     lines.append(f"{prefix}{marked(b.words)}".replace("\n", "\n      "))
     if diff.money:
-        lines.append("money:")
-        width = max(len(f"{m.schedule} {m.year} {m.line} / {m.partner}") for m in diff.money)
-        for m in diff.money:
-            what = f"{m.schedule} {m.year} {m.line} / {m.partner}".ljust(width)
-            lines.append(f"  {what}  {m.old or '-':>14} -> {m.new or '-':>14}  {m.difference or 'n/a':>14}")
+        lines.append("money (old \u2192 new, difference):")
+        shown = [(f"Schedule {m.schedule_number} ({m.schedule_title})" if m.schedule_number else m.schedule,
+                  f"{m.year} {m.line} / {m.partner}", m) for m in diff.money]
+        width = max(len(what) for _, what, _ in shown)
+        heading = None
+        for schedule, what, m in shown:
+            if schedule != heading:
+                lines.append(f"  {schedule}")
+                heading = schedule
+            lines.append(f"    {what.ljust(width)}  {m.old or '-':>14} \u2192 {m.new or '-':>14}  {m.difference or 'n/a':>14}")
+    if diff.totals:
+        lines.append("totals, all schedules (old \u2192 new, difference):")
+        shown = [(f"{t.year} {t.partner or 'all partners'}" if t.year else "whole agreement", t) for t in diff.totals]
+        width = max(len(what) for what, _ in shown)
+        for what, t in shown:
+            line = f"  {what.ljust(width)}  {t.old or '-':>14} \u2192 {t.new or '-':>14}  {t.difference or 'n/a':>14}"
+            lines.append(line + (f"  ({t.previous})" if t.previous else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -576,12 +741,18 @@ def format_json(diff: Diff) -> str:
     matched by name because the agreements were not given). A renamed party
     keeps its key and is one entry.
 
-    ``money`` entries are {"schedule", "year", "line", "partner", "old",
+    ``money`` entries are {"schedule" (its key), "schedule_number", "schedule_title", "year", "line", "partner", "old",
     "new", "difference"}, formatted for reading ("£1,240,000", "TBC",
     "+£60,000"; null where absent, "difference" null when either side is
     TBC), and the exact values as decimal strings in pounds, never floats:
     "old_amount" ("1240000"), "new_amount" ("1300000") and
     "difference_amount" (new minus old, "60000" or "-60000", an absent side
     counting as 0), each null where the value is TBC or absent.
+
+    ``totals`` are {"year", "partner", "old", "new", "difference",
+    "old_amount", "new_amount", "previous"}: each partner's total for a year
+    across all schedules, all partners' ("partner" ""), and the whole
+    agreement's ("year" ""), where they differ; "previous" compares a year
+    that is new with the year before ("+£60,000 (+5.0%) on 2017-18").
     """
     return json.dumps(diff.as_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -76,18 +76,12 @@ def diff_string(old: str, new: str) -> str:
         return new
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     out = []
-    for tag, i, j, k, m in _matcher(a, b).get_opcodes():
+    for tag, i, j, k, m in diff.grouped_ops(a, b):
         if tag == "equal":
             out.append("".join(b[k:m]))
             continue
         out.append(_wrap("".join(a[i:j]), "del") + _wrap("".join(b[k:m]), "ins"))
     return "".join(out)
-
-
-def _matcher(a, b):
-    import difflib
-
-    return difflib.SequenceMatcher(None, a, b, autojunk=False)
 
 
 def _tokens(parts: Sequence[tree.Inline]) -> list[tuple[object, tree.Inline]]:
@@ -119,7 +113,8 @@ def _merge_text(parts: list[tree.Inline]) -> list[tree.Inline]:
 def diff_parts(old: Sequence[tree.Inline], new: Sequence[tree.Inline]) -> list[tree.Inline]:
     a, b = _tokens(old), _tokens(new)
     out: list[tree.Inline] = []
-    for tag, i, j, k, m in _matcher([t[0] for t in a], [t[0] for t in b]).get_opcodes():
+    spacing = lambda key: key[0] == "t" and key[1].isspace()  # noqa: E731
+    for tag, i, j, k, m in diff.grouped_ops([t[0] for t in a], [t[0] for t in b], spacing):
         if tag == "equal":
             out += [p for _, p in b[k:m]]
             continue
@@ -340,7 +335,8 @@ def _atoms(p: etree._Element) -> list[tuple[tuple, object, etree._Element | None
 def _diff_atoms(old: list, new: list) -> list[tuple[str, list]]:
     """(mode, atoms) pieces: "" unchanged (new's), "del" old's only, "ins" new's only."""
     pieces: list[tuple[str, list]] = []
-    for tag, i, j, k, m in _matcher([a[0] for a in old], [b[0] for b in new]).get_opcodes():
+    spacing = lambda key: isinstance(key[1], str) and key[1].isspace()  # noqa: E731
+    for tag, i, j, k, m in diff.grouped_ops([a[0] for a in old], [b[0] for b in new], spacing):
         if tag == "equal":
             pieces.append(("", new[k:m]))
             continue
@@ -398,8 +394,68 @@ def render_redline_bytes(old: tree.Document, new: tree.Document, author: str = D
     author = author or DEFAULT_AUTHOR
     merged = merge_documents(old, new)
     data = ooxml.track_changes_in_package(render_docx_bytes(merged), MARKS, author, when)
+    data = track_whole_contents_entries(data, author, when)
     # Only the template's parts of the old version are wanted: its clauses are in ``merged`` already.
-    return track_template_text(data, render_docx_bytes(replace(old, sections=[])), author, when)
+    return not_final(track_template_text(data, render_docx_bytes(replace(old, sections=[])), author, when))
+
+
+def track_whole_contents_entries(data: bytes, author: str, date: str) -> bytes:
+    """The contents entry of a schedule added or removed whole is tracked whole.
+
+    The entry reads "SCHEDULE 6" then the title; only the title comes
+    marked from the clause tree, so "Accept all" would leave an empty
+    "SCHEDULE 6" line (and "Reject all" a stray one for an added schedule).
+    Here the rest of such an entry, and its paragraph mark, are tracked too.
+    The field's own begin and end runs are left alone.
+    """
+    blobs = _package(data)
+    root = etree.fromstring(blobs[_DOCUMENT])
+    body = root.find(qn("w:body"))
+    toc = ooxml.find_toc_paragraph(body)
+    if toc is None:
+        return data
+    used = [int(n) for n in root.xpath("//@w:id", namespaces={"w": ooxml.W_NS}) if n.isdigit()]
+    revisions = ooxml.Revisions(author, date, max(used, default=0) + 1)
+    style = _style(toc)
+    changed = False
+    for p in [toc] + list(toc.itersiblings()):
+        if p.tag != _P or _style(p) != style:
+            break
+        modes = {qn("w:ins"): "ins", qn("w:del"): "del"}
+        marked = [n for n in p.iter(qn("w:ins"), qn("w:del")) if n.getparent().tag != _RPR]
+        kinds = {modes[n.tag] for n in marked}
+        if len(kinds) != 1:
+            continue
+        mode = kinds.pop()
+        plain = [r for r in p.iter(_R) if r.getparent().tag not in (qn("w:ins"), qn("w:del"))
+                 and r.find(qn("w:fldChar")) is None and r.find(qn("w:instrText")) is None]
+        for run in plain:
+            wrapper = revisions.mark(mode)
+            run.addprevious(wrapper)
+            if mode == "del":
+                ooxml.set_deleted_text(run)
+            wrapper.append(run)
+        ooxml.mark_paragraph_mark(p, mode, revisions)
+        changed = True
+    if not changed:
+        return data
+    blobs[_DOCUMENT] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return ooxml.normalised_zip(blobs)
+
+
+def not_final(data: bytes) -> bytes:
+    """A redline is never a final agreement: its document status says "redline", so it can be
+    written over by the next redline (only a final agreement is protected from that)."""
+    blobs = _package(data)
+    core = blobs.get("docProps/core.xml")
+    if core is None:
+        return data
+    marked = re.sub(rb"<cp:contentStatus>[^<]*</cp:contentStatus>", b"<cp:contentStatus>redline</cp:contentStatus>",
+                    core)
+    if marked == core:
+        return data
+    blobs["docProps/core.xml"] = marked
+    return ooxml.normalised_zip(blobs)
 
 
 def write_redline(old: tree.Document, new: tree.Document, path, author: str = DEFAULT_AUTHOR,

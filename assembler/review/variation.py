@@ -263,9 +263,23 @@ def phrase_edits(old: str, new: str, view=None) -> list[tuple[str, str]] | None:
 class View:
     """The party renames (the deed's first provisions) and the renumbering (its last)."""
 
-    def __init__(self, renames: dict[str, str] | None = None, schedules: dict[str, str] | None = None):
+    def __init__(self, renames: dict[str, str] | None = None, schedules: dict[str, str] | None = None,
+                 gone: tuple[str, ...] = (), come: tuple[str, ...] = ()):
         self.rename = ops.renamer(renames or {})
         self.renumber = ops.schedule_renumbering(schedules or {})
+        self.gone, self.come = gone, come  # titles of schedules removed and added
+
+    def pairable(self, a: tree.Block, b: tree.Block) -> bool:
+        """Blocks to compare as one changed block. An unkeyed list item is the same item only
+        if nearly alike, and never when one names a schedule removed or the other one added
+        (an item for a new schedule is inserted, not written over another's)."""
+        if not _pairable(a, b):
+            return False
+        if isinstance(a, tree.Para) and not (a.key and a.key == b.key):
+            old, new = diff.block_text(a), diff.block_text(b)
+            if any(t in old for t in self.gone) or any(t in new for t in self.come):
+                return False
+        return True
 
     def text(self, text: str) -> str:
         return self.renumber(self.rename(text))
@@ -308,7 +322,7 @@ def _unit_edits(section: tree.Section, old: diff.Unit, new: diff.Unit, view: Vie
     seen = [ops.mapped(b, view.text) for b in blocks]  # as compared
     origin = {id(s): n for n, s in enumerate(seen)}
     aligned = [(op, origin[id(a)] if a is not None else None, b)
-               for op, a, b in diff.align(seen, new.blocks, lambda x: diff.block_identity(x, True), _pairable)]
+               for op, a, b in diff.align(seen, new.blocks, lambda x: diff.block_identity(x, True), view.pairable)]
     deleted = {n for op, n, _ in aligned if op == "deleted"}
     provisions: list[Provision] = []
     covered: set[int] = set()
@@ -703,7 +717,9 @@ def plan_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement=None
     parties, renames = _party_changes(old_doc, new_doc, old_agreement, new_agreement)
     old_schedules, new_schedules = _schedules(old_doc), _schedules(new_doc)
     numbers = {s.number: new_schedules[k].number for k, s in old_schedules.items() if k in new_schedules}
-    view = View(renames, numbers)
+    gone = tuple(s.title for k, s in old_schedules.items() if k not in new_schedules)
+    come = tuple(s.title for k, s in new_schedules.items() if k not in old_schedules)
+    view = View(renames, numbers, gone, come)
     whole_units: set = set()
     whole_schedules: set = set()
     for _ in range(3):
@@ -823,7 +839,7 @@ def build_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement, ne
     document = tree.Document(
         title=words["title"].format(title=new_doc.title),
         subtitle=words["subtitle"].format(act=act),
-        version="1", status="final" if date_text else "draft",
+        version="1", status="for signature" if date_text else "draft",
         date=date_text, parties=parties, sections=sections, subject=words["subject"],
         keywords=", ".join(p.name for p in parties), iso_date=date_iso or new_doc.iso_date,
     )
