@@ -24,12 +24,15 @@ from assembler.engine import tree
 from assembler.engine.library import load_library
 from assembler.engine.text import inline_text, render_text
 from assembler.resources import clauses_dir
+from assembler.review import apply as ops
 from assembler.review.apply import ApplyError, apply_deed
 from assembler.review.variation import build_deed, plan_deed
 from assembler.review.versions import load_version
 from conftest import BASE, edit
 
 RENUMBERING = "are renumbered in order"
+# Cases whose deed may replace a clause or schedule whole (the rest must be said as short edits).
+WHOLE = {"schedules-reordered"}
 
 
 # --- the changes -------------------------------------------------------------------------
@@ -247,6 +250,13 @@ def test_old_plus_deed_is_new(name, tmp_path, old_version):
     old, new = _versions(tmp_path, CASES[name], old_version)
     plan = plan_deed(old.document, new.document, old.agreement, new.agreement)
     assert not plan.empty, name
+    if name not in WHOLE:
+        assert not [op for op in plan.ops if isinstance(op, (ops.Replace, ops.ReplaceSchedule))], plan.ops
+    numbered = re.compile(r"(Schedules?|clauses?|paragraphs?)\s+[\d.]+(\([a-z]+\))*")
+    for op in plan.ops:
+        for before, after in getattr(op, "pairs", ()):
+            if isinstance(op, ops.Phrases):
+                assert numbered.sub(r"\1 N", before) != numbered.sub(r"\1 N", after), f"only renumbers: {op}"
     applied = apply_deed(old.document, plan.ops)
     got, want = _reading(applied), _reading(new.document)
     assert got == want, "".join(difflib.unified_diff(got.splitlines(True), want.splitlines(True), n=1))
@@ -296,8 +306,6 @@ def test_a_succeeding_party_is_one_provision(tmp_path, old_version):
 
 
 def test_a_broken_provision_does_not_apply(old_version):
-    from assembler.review import apply as ops
-
     with pytest.raises(ApplyError):
         apply_deed(old_version.document, [ops.Phrases(ops.Place("body", "3.1"), (("no such words", "x"),))])
     with pytest.raises(ApplyError):

@@ -276,3 +276,50 @@ def test_a_redline_is_never_marked_final(versions):
     data = render_redline_bytes(old.document, new.document)
     core = zipfile.ZipFile(io.BytesIO(data)).read("docProps/core.xml").decode()
     assert "<cp:contentStatus>redline</cp:contentStatus>" in core
+
+
+def test_deed_warnings_for_an_undated_agreement_and_a_past_year(versions, capsys, monkeypatch, tmp_path):
+    edit(versions.new / "schedules" / "pool.yaml", "council: 400000", "council: 450000")
+    edit(versions.new / "schedules" / "pool.yaml", "2017-18: 1500000", "2017-18: 1550000")
+    out = tmp_path / "deed.docx"
+    code, _, err = s75(capsys, monkeypatch, "variation", str(versions.old), str(versions.new), "-o", str(out),
+                       "--effective", "2018-06-01")
+    assert code == 0, err
+    assert re.search(r"agreement\.yaml:1:1: warning \[S75-DEED-UNSIGNED\] .*dated \[\u25cf\]", err), err
+    assert "warning [S75-DEED-PAST-YEAR] the deed changes money for 2017-18" in err
+    code, _, err = s75(capsys, monkeypatch, "variation", str(versions.old), str(versions.new), "-o", str(out),
+                       "--effective", "2018-03-01")
+    assert "S75-DEED-PAST-YEAR" not in err
+
+
+def test_an_empty_deed_is_refused_by_the_command(versions, capsys, monkeypatch, tmp_path):
+    out = tmp_path / "deed.docx"
+    code, stdout, err = s75(capsys, monkeypatch, "variation", str(versions.old), str(versions.new), "-o", str(out))
+    assert code == 2 and "[S75-DEED-EMPTY]" in stdout + err
+    assert not out.exists()
+
+
+def test_the_deed_cover_is_the_deeds_own(versions):
+    edit(versions.new / "agreement.yaml", "version: '1.0'", "version: '2.3'")
+    edit(versions.new / "agreement.yaml", "status: draft", "status: final")
+    edit(versions.new / "agreement.yaml", "dispute_resolution:", "termination:\n  notice_months: 9\ndispute_resolution:")
+    old, new = versions()
+    draft = build_deed(old.document, new.document, old.agreement, new.agreement)
+    assert (draft.version, draft.status, draft.date) == ("1", "draft", "")
+    assert draft.title.startswith("Deed of variation")
+    signed = build_deed(old.document, new.document, old.agreement, new.agreement, date="2018-03-01")
+    assert (signed.status, signed.date) == ("for signature", "1 March 2018")
+    assert "2.3" not in render_text(signed).split("AGREED TERMS")[0]
+
+
+def test_a_succeeded_party_is_one_party_in_the_money(versions):
+    for path in [versions.new / "agreement.yaml", *sorted((versions.new / "schedules").glob("*.yaml"))]:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"\bccg\b", "icb", text).replace("kind: icb", "kind: ccg"), encoding="utf-8")
+    edit(versions.new / "agreement.yaml", OLD_CCG, NEW_CCG)
+    old, new = versions()
+    assert semantic.successions(old.agreement, new.agreement) == {"ccg": "icb"}
+    assert semantic.money_changes(old.agreement, new.agreement) == []
+    result = semantic.diff_documents(old.document, new.document, old.agreement, new.agreement)
+    parties = [f for f in result.fields if f.field == "party"]
+    assert len(parties) == 1 and parties[0].key == "icb", parties
