@@ -195,7 +195,6 @@ class _State:
         self.fresh.add(id(obj))
         self.keep.append(obj)
     schedule_numbers: dict = field(default_factory=dict)  # id(section) -> its old number
-    gone: set = field(default_factory=set)  # ids of blocks deleted
 
 
 def _sections(state: _State, name: str) -> tree.Section:
@@ -208,8 +207,7 @@ def _sections(state: _State, name: str) -> tree.Section:
 
 
 def _numbered(section: tree.Section, number: str) -> tree.Para:
-    found = [b for b in section.blocks if isinstance(b, tree.Para) and b.number and b.full_number == number
-             and id(b) not in ()]
+    found = [b for b in section.blocks if isinstance(b, tree.Para) and b.number and b.full_number == number]
     if len(found) != 1:
         raise ApplyError(f"{len(found)} paragraphs numbered {number}")
     return found[0]
@@ -496,8 +494,6 @@ def _table_edit(state: _State, op: TableEdit) -> None:
                 rows.insert(next(n for n, r in enumerate(rows) if r is anchor) + 1 if anchor is not None else 0,
                             new_row)
                 last_after[""] = new_row
-            if len(item) > 3:
-                pass
     table.total_rows = {n for n, r in enumerate(rows) if id(r) in totals or (r and r[0].startswith("Total"))}
     table.rows = rows
 
@@ -615,18 +611,10 @@ def numbering_changed(state: _State) -> bool:
     if any(state.schedule_numbers.get(id(s)) not in (None, str(n)) and id(s) not in state.fresh
            for n, s in enumerate(schedules, start=1)):
         return True
-    if any(id(s) in state.fresh and s.kind == "schedule" for s in schedules):
-        return True
     memo: dict = {}
-    numbered = copy.deepcopy(document, memo)
+    numbered = copy.deepcopy(document, memo)  # memo: id(original) -> copy, for the paragraphs still there
     number_document(numbered)
-    changed = any(memo[key].full_number != number for key, (_, number) in state.old_numbers.items()
-                  if key in memo and _alive(numbered, memo[key]))
-    return changed
-
-
-def _alive(document: tree.Document, block: tree.Block) -> bool:
-    return any(b is block for s in document.sections for b in s.blocks)
+    return any(memo[key].full_number != number for key, (_, number) in state.old_numbers.items() if key in memo)
 
 
 def apply_ops(state: _State, ops) -> list[tuple[object, str]]:

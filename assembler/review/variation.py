@@ -674,7 +674,7 @@ def _schedule_moves(old: dict[str, tree.Section], new: dict[str, tree.Section], 
                        before_title=old[after].title)
         out.append(Provision(text, ops=[ops.MoveSchedule(section.number, old[after].number if after else "")]))
         stay.add(key)
-    return list(reversed(out)) if False else out
+    return out
 
 
 def _unit_lines(unit: diff.Unit) -> list[str]:
@@ -734,7 +734,7 @@ def plan_deed(old_doc: tree.Document, new_doc: tree.Document, old_agreement=None
                 if any(isinstance(op, (ops.ReplaceSchedule, ops.AddSchedule)) for op in provision.ops):
                     continue
                 section, key = provision.unit or ("", "")
-                if section.startswith("schedule:") or section in {s.key for s in old_schedules.values()}:
+                if section in old_schedules:
                     schedules.add(section)
                 else:
                     units.add((section, key))
