@@ -323,3 +323,13 @@ def test_a_succeeded_party_is_one_party_in_the_money(versions):
     result = semantic.diff_documents(old.document, new.document, old.agreement, new.agreement)
     parties = [f for f in result.fields if f.field == "party"]
     assert len(parties) == 1 and parties[0].key == "icb", parties
+
+
+def test_a_row_whose_first_cell_changed_is_one_row_changed():
+    old = tree.Table(["Partner", "Address", "Attention"],
+                     [["NHS Northbridge Clinical Commissioning Group", "1 Station Road, Northbridge", "Director"]])
+    new = tree.Table(["Partner", "Address", "Attention"],
+                     [["NHS Northbridge Integrated Care Board", "1 Station Road, Northbridge", "Director"]])
+    assert semantic.marked(semantic.table_words(old, new)) == (
+        "NHS Northbridge [-Clinical Commissioning Group-]{+Integrated Care Board+} | 1 Station Road, Northbridge | "
+        "Director")

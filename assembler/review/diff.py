@@ -347,6 +347,17 @@ def _block_changes(old: Unit | None, new: Unit | None) -> tuple[BlockChange, ...
     return tuple(out)
 
 
+def same_row(old: Sequence[str], new: Sequence[str]) -> bool:
+    """Two table rows to compare cell by cell: the same first cell, or mostly the same words
+    (a party's row after its name changed)."""
+    if old[:1] == new[:1]:
+        return True
+    if len(old) != len(new) or not old:
+        return False
+    shared = set(re.findall(r"\w{3,}", old[0])) & set(re.findall(r"\w{3,}", new[0]))
+    return bool(shared) and similarity(" | ".join(old[1:]), " | ".join(new[1:])) >= SIMILAR
+
+
 def table_words(old: tree.Table, new: tree.Table) -> tuple[Words, ...]:
     """A table compared row by row (rows matched by their words, then by first cell): only the
     rows that changed, one line each."""
@@ -359,7 +370,7 @@ def table_words(old: tree.Table, new: tree.Table) -> tuple[Words, ...]:
 
     if old.columns != new.columns:
         line(word_diff(" | ".join(old.columns), " | ".join(new.columns)))
-    for op, a, b in align(old.rows, new.rows, lambda r: "\x1f".join(r), lambda x, y: x[:1] == y[:1]):
+    for op, a, b in align(old.rows, new.rows, lambda r: "\x1f".join(r), same_row):
         if op == "changed":
             line(word_diff(" | ".join(a), " | ".join(b)))
         elif op == "deleted":

@@ -163,7 +163,7 @@ def _changed_table(old: tree.Table, new: tree.Table) -> list[tree.Block]:
     totals: set[int] = set()
     old_rows = [(i, tuple(r)) for i, r in enumerate(old.rows)]
     new_rows = [(i, tuple(r)) for i, r in enumerate(new.rows)]
-    ops = diff.align(old_rows, new_rows, lambda r: "\x1f".join(r[1]), lambda a, b: a[1][0] == b[1][0])
+    ops = diff.align(old_rows, new_rows, lambda r: "\x1f".join(r[1]), lambda a, b: diff.same_row(a[1], b[1]))
     for op, a, b in ops:
         if op == "equal":
             row = list(b[1])
