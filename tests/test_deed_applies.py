@@ -92,8 +92,10 @@ def _address(new, lib):
 
 
 def _party_renamed(new, lib):
-    edit(new / "agreement.yaml", "NHS Northbridge Clinical Commissioning Group", "NHS Northbridge Integrated Care Board")
-    edit(new / "agreement.yaml", "short_name: the CCG", "short_name: the ICB")
+    """Two CCGs merged: the party keeps its key and kind under a new name."""
+    edit(new / "agreement.yaml", "NHS Northbridge Clinical Commissioning Group",
+         "NHS Northbridge and District Clinical Commissioning Group")
+    edit(new / "agreement.yaml", "short_name: the CCG", "short_name: the District CCG")
 
 
 def _party_succession(new, lib):
@@ -300,8 +302,8 @@ def test_a_removed_schedule_deletes_its_list_items(tmp_path, old_version):
 def test_a_succeeding_party_is_one_provision(tmp_path, old_version):
     old, new, plan, said = _plan(tmp_path, _party_succession, old_version)
     parties = [s for s in said if "party" in s]
-    assert len(parties) == 1 and parties[0].startswith("NHS Northbridge Integrated Care Board succeeds NHS Northbridge"
-                                                       " Clinical Commissioning Group"), said
+    assert len(parties) == 1 and parties[0].startswith("NHS Northbridge and District Clinical Commissioning Group "
+                                                       "succeeds NHS Northbridge Clinical Commissioning Group"), said
     assert not any("ceases to be a party" in s or "becomes a party" in s for s in said)
 
 
@@ -333,3 +335,23 @@ def test_a_schedule_swapped_for_another_deletes_and_inserts_its_list_items(tmp_p
                for s in said) == 2, said
     assert sum(s.startswith("The following is inserted before") for s in said) == 2, said
     assert not plan.renumbered  # a new Schedule 1 for the old one: no number the old text had moves
+
+
+def test_an_icb_succeeding_a_ccg_under_its_key_applies(tmp_path):
+    """The reviewer's path: a signed framework naming a CCG, then the ICB that succeeded it
+    (``succeeds:`` recorded, key kept): the deed renames it throughout and gives its entry."""
+    portsmouth = BASE.parent.parent.parent / "agreements" / "portsmouth-framework-2022"
+    ccg, icb = "NHS Portsmouth Clinical Commissioning Group", "NHS Hampshire and Isle of Wight Integrated Care Board"
+    new = tmp_path / "v2"
+    shutil.copytree(portsmouth, new)
+    edit(new / "agreement.yaml", f"    name: {ccg}\n    short_name: the CCG\n    kind: ccg\n",
+         f"    name: {icb}\n    short_name: the ICB\n    kind: icb\n"
+         f"    succeeds: {{name: {ccg}, kind: ccg, date: 2022-07-01}}\n")
+    old, new = load_version(str(portsmouth)), load_version(str(new))
+    plan = plan_deed(old.document, new.document, old.agreement, new.agreement)
+    said = [" ".join([p.text, *p.items]) for p in plan.provisions]
+    got, want = _reading(apply_deed(old.document, plan.ops)), _reading(new.document)
+    assert got == want, "".join(difflib.unified_diff(got.splitlines(True), want.splitlines(True), n=1))
+    assert any(s.startswith("In the parties to the Agreement and throughout it") for s in said), said
+    assert any(s.startswith(f"In the parties to the Agreement, the entry for {icb} is replaced by") for s in said)
+    assert "established under section 14Z25\u201d" in " ".join(said)  # "14D" -> "14Z25" is one word, said in context

@@ -171,6 +171,14 @@ class AddParty:
 
 
 @dataclass(frozen=True)
+class ReplaceParty:
+    """The entry for the party named ``name`` in the list of parties now reads ``party``."""
+
+    name: str
+    party: tree.PartyLine
+
+
+@dataclass(frozen=True)
 class RemoveParty:
     name: str
 
@@ -436,6 +444,11 @@ def _apply_one(state: _State, op) -> None:
         _rename(state, dict(op.pairs))
     elif isinstance(op, AddParty):
         state.document.parties.append(op.party)
+    elif isinstance(op, ReplaceParty):
+        found = [n for n, p in enumerate(state.document.parties) if p.name == op.name]
+        if len(found) != 1:
+            raise ApplyError(f"{len(found)} parties named {op.name!r}")
+        state.document.parties[found[0]] = op.party
     elif isinstance(op, RemoveParty):
         state.document.parties[:] = [p for p in state.document.parties if p.name != op.name]
     elif isinstance(op, Renumber):

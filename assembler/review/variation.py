@@ -43,8 +43,8 @@ MAX_SCHEDULE_EDITS = 10  # ... to one schedule: replace the schedule
 MAX_PHRASES = 3  # phrase edits in one paragraph written out; more: replace the paragraph
 MERGE_GAP = 3  # changes this many unchanged words apart or fewer are one phrase
 LIST_ITEM_LIKENESS = 0.8  # unkeyed list items this alike are one item changed, else one out and one in
-# Words, figures, spaces and punctuation; "£1,240,000," is a figure and a comma.
-_TOKEN = re.compile(r"\s+|£?\d+(?:,\d{3})*(?:\.\d+)?|\w+(?:['\u2019]\w+)*|[^\w\s]")
+# Words, figures, spaces and punctuation; "£1,240,000," is a figure and a comma; "14Z25" is one word.
+_TOKEN = re.compile(r"\s+|\d+[A-Za-z]\w*|£?\d+(?:,\d{3})*(?:\.\d+)?|\w+(?:['\u2019]\w+)*|[^\w\s]")
 _DEFINITION = re.compile("^\u201c([^\u201d]+)\u201d means")
 _FIGURE = re.compile(r"£?\d+(?:,\d{3})*(?:\.\d+)?")
 
@@ -909,6 +909,17 @@ def _party_changes(old_doc, new_doc, old_agreement, new_agreement) -> tuple[list
     for key, party in old.items():
         if key not in new:
             out.append(Provision(say("party_leaves", name=party.name), ops=[ops.RemoveParty(party.name)]))
+    if keyed:  # an entry in the parties that reads otherwise than the renaming makes it ("as successor to")
+        change = ops.renamer(pairs)
+        for key, line in new_lines.items():
+            before = old_lines.get(key)
+            if before is None:
+                continue
+            renamed = tree.PartyLine(change(before.name), change(before.address), change(before.short_name))
+            if renamed != line:
+                entry = f"{line.name} of {line.address} ({q(line.short_name)})"
+                out.append(Provision(say("party_entry", party=renamed.name, entry=q(entry)),
+                                     ops=[ops.ReplaceParty(renamed.name, line)]))
     return out, pairs
 
 
