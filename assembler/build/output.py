@@ -112,7 +112,8 @@ def build(path: str, output: Path | None = None, final: bool = False, force: boo
         data = writer.render_docx_bytes(assembled.document)
     record = None
     if final:
-        record = manifest_bytes(path, output, data, final=final, schedule=schedule, compliance_annex=compliance_annex)
+        record = manifest_bytes(path, output, data, final=final, schedule=schedule, compliance_annex=compliance_annex,
+                                layers=assembled.library.layers if assembled.library else ())
 
     def refuse_overwrite() -> None:
         if not force and is_final_document(output):

@@ -8,15 +8,18 @@ is read from :mod:`assembler.build.gate` here and nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assembler.build import gate
 from assembler.build.compliance import compliance_rows, compliance_blocks
 from assembler.check.validate import Validation, validate_source
-from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, UsageError, ValidationFailed
+from assembler.diagnostics import (
+    ERROR, BuildError, Diagnostic, LoadError, Location, UsageError, ValidationFailed, sorted_diagnostics,
+)
 from assembler.engine import tree
 from assembler.engine.assemble import assemble
-from assembler.engine.library import Library
+from assembler.build.layers import apply_layers
+from assembler.engine.library import Library, default_library
 from assembler.source.folder import DirectorySource
 
 
@@ -25,12 +28,68 @@ class Assembled:
     validation: Validation
     document: tree.Document
     warnings: tuple[Diagnostic, ...]
+    library: Library | None = None  # the clause library it was assembled from, with any layers
+
+
+def library_paths(validation: Validation) -> list[tuple[str, Location]]:
+    """The clause library layers agreement.yaml names, each with where it is written."""
+    framework = validation.files.framework if validation.files else None
+    data = framework.data if framework is not None else None
+    written = data.get("clause_library") if isinstance(data, dict) else None
+    if isinstance(written, str):
+        found = [(written, framework.source.locate(("clause_library",)))]
+    elif isinstance(written, list) and all(isinstance(p, str) for p in written):
+        found = [(p, framework.source.locate(("clause_library", i))) for i, p in enumerate(written)]
+    else:
+        return []  # absent, or a shape the schema reports
+    # An empty path, or one starting with '/' or holding '\\', is the schema's to report.
+    return [(p, where) for p, where in found if p and not p.startswith("/") and "\\" not in p]
+
+
+def layered_library(source, validation: Validation, base: Library | None = None) -> tuple[Library, list[Diagnostic]]:
+    """The clause library the agreement builds from: ``base`` (the installed one) with its layers over it.
+
+    Layers are read through the same kind of source as the agreement (a
+    folder on disk, or the same git revision). A layer that cannot be found
+    is reported where agreement.yaml names it; problems inside a layer, in
+    the layer's own file.
+    """
+    base = base or default_library()
+    folders, problems = [], []
+    for written, where in library_paths(validation):
+        try:
+            folder = source.folder(written)
+            folder.names()
+        except LoadError as error:
+            problems += [replace(d, location=where) for d in error.diagnostics]
+            continue
+        folders.append((written, folder))
+    if problems or not folders:
+        return base, problems
+    try:
+        return apply_layers(base, folders), []
+    except BuildError as error:
+        return base, list(error.diagnostics)
+
+
+def _with_library(source, library: Library | None) -> tuple[Validation, Library]:
+    """Validate ``source`` and load its clause library; the library's problems are the validation's too."""
+    validation = validate_source(source)
+    library, problems = layered_library(source, validation, library)
+    if problems:
+        validation = replace(validation, diagnostics=tuple(sorted_diagnostics(list(validation.diagnostics) + problems)),
+                             agreement=None)
+    return validation, library
+
+
+def _gated(validation: Validation, final: bool) -> Validation:
+    return gate.gate_validation(validation) if gate.is_final(validation, final) else validation
 
 
 def check_source(source, final: bool = False) -> Validation:
-    """Validate ``source``; for a final build (asked for, or status: final) through the gate's first rows."""
-    validation = validate_source(source)
-    return gate.gate_validation(validation) if gate.is_final(validation, final) else validation
+    """Validate ``source`` and its clause library layers; for a final build (asked for, or status: final)
+    through the gate's first rows."""
+    return _gated(_with_library(source, None)[0], final)
 
 
 def check_path(path: str) -> list[Diagnostic]:
@@ -40,8 +99,13 @@ def check_path(path: str) -> list[Diagnostic]:
 
 def assemble_source(source, final: bool = False, schedule: str = "", compliance_annex: bool = False,
                     library: Library | None = None) -> Assembled:
-    """Validate and assemble; raise ValidationFailed/BuildError/UsageError with every finding."""
-    validation = check_source(source, final)
+    """Validate and assemble; raise ValidationFailed/BuildError/UsageError with every finding.
+
+    ``library`` is the base library (the installed one by default); layers
+    the agreement names go over it.
+    """
+    validation, library = _with_library(source, library)
+    validation = _gated(validation, final)
     if validation.errors or validation.agreement is None:
         raise ValidationFailed(validation.errors or list(validation.diagnostics))
     agreement = validation.agreement
@@ -57,13 +121,13 @@ def assemble_source(source, final: bool = False, schedule: str = "", compliance_
         problems = gate.gate_document(validation, document)
         if problems:
             raise BuildError(problems)
-    return Assembled(validation, document, tuple(warnings))
+    return Assembled(validation, document, tuple(warnings), library)
 
 
 def assemble_for_report(source) -> tuple[Validation, tree.Document | None]:
     """Validation and, when it is clean enough to draft, the document: for reports that list what is missing."""
-    validation = validate_source(source)
+    validation, library = _with_library(source, None)
     if validation.agreement is None:
         return validation, None
-    document, _ = assemble(validation.agreement)
+    document, _ = assemble(validation.agreement, library=library)
     return validation, document

@@ -2,7 +2,8 @@
 
 A ``--final`` build writes ``<name>.docx.manifest.json`` next to the
 document: every input file of the agreement with its SHA-256, the clause
-library and Word template it was built with, the git commit and whether the
+library and Word template it was built with, each house clause library
+layer the agreement names (its path and every file's SHA-256), the git commit and whether the
 working tree was clean, the tool version, the build options and the
 SHA-256 of the document itself.
 
@@ -25,7 +26,7 @@ import json
 import os
 import subprocess
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docx
@@ -33,6 +34,7 @@ import docx
 from assembler import __version__
 from assembler.build.pipeline import assemble_source
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, S75Error
+from assembler.build.layers import is_layer_file
 from assembler.resources import clauses_dir
 from assembler.source.folder import FRAMEWORK, SCHEDULES, DirectorySource
 from assembler.source.git import GitSource
@@ -94,6 +96,17 @@ def library_files() -> dict[str, str]:
     return files
 
 
+def layer_record(layers) -> list[dict]:
+    """The manifest's record of the layers a build used: each path as agreement.yaml writes it, and its files."""
+    return [{"path": layer.written, "files": dict(layer.files)} for layer in layers]
+
+
+def layer_files(root: Path, written: str) -> dict[str, str]:
+    """file name -> SHA-256 of the files of the layer ``written`` from the agreement at ``root``, now."""
+    folder = DirectorySource(root).folder(written)
+    return {name: sha256_bytes(folder.read(name)) for name in folder.names() if is_layer_file(name)}
+
+
 def _git(root: Path, *args: str) -> str | None:
     try:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
@@ -103,12 +116,13 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def git_state(root: Path, leave_out: tuple[Path, ...] = ()) -> dict:
+def git_state(root: Path, leave_out: tuple[Path, ...] = (), also: tuple[str, ...] = ()) -> dict:
     """{"commit", "clean", "path"}: all None when git is absent or ``root`` is not in a repository.
 
     ``clean`` says whether the agreement directory holds no uncommitted change
     (other changes in the repository do not alter what the agreement builds);
-    ``leave_out`` are the build's own outputs, which may lie inside it.
+    ``leave_out`` are the build's own outputs, which may lie inside it;
+    ``also`` are further inputs (house clause layers) as paths from it.
     ``path`` is the directory relative to the repository's top, so that
     ``commit:path`` names the exact inputs.
     """
@@ -128,27 +142,30 @@ def git_state(root: Path, leave_out: tuple[Path, ...] = ()) -> dict:
             excluded.append(f":(exclude,top){Path(item).resolve().relative_to(top_dir).as_posix()}")
         except ValueError:
             continue  # outside the repository: git status does not see it anyway
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", *excluded)
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", *also, *excluded)
     return {"commit": commit.strip(), "clean": None if status is None else status.strip() == "", "path": path}
 
 
 def make_manifest(agreement: str | os.PathLike, output: str | os.PathLike, document_sha256: str, *,
-                  final: bool = True, schedule: str = "", compliance_annex: bool = False) -> dict:
+                  final: bool = True, schedule: str = "", compliance_annex: bool = False, layers=()) -> dict:
     """The manifest of the document whose bytes hash to ``document_sha256``, to be written to ``output``.
 
     The hash is of the bytes this build wrote, never of the file on disk,
-    which another build may have replaced since.
+    which another build may have replaced since. ``layers`` are the clause
+    library layers the build read (``Library.layers``).
     """
     root = _agreement_root(agreement)
     output = Path(output)
+    layers = layer_record(layers)
     return {
         "manifest_version": MANIFEST_VERSION,
         "tool": {"name": TOOL, "version": __version__},
         "agreement": {"directory": str(root), "from_document": _relative(root, output.resolve().parent),
                       "files": agreement_files(root)},
         "library": library_files(),
+        "layers": layers,
         "build": {"final": final, "schedule": schedule, "compliance_annex": compliance_annex},
-        "git": git_state(root, leave_out=(output, manifest_path(output))),
+        "git": git_state(root, leave_out=(output, manifest_path(output)), also=tuple(l["path"] for l in layers)),
         "output": {"file": output.name, "sha256": document_sha256},
     }
 
@@ -202,7 +219,10 @@ def read_manifest(document: Path) -> dict:
     try:
         ok = (data["manifest_version"] == MANIFEST_VERSION and isinstance(data["agreement"]["files"], dict)
               and isinstance(data["agreement"]["directory"], str) and isinstance(data["output"]["sha256"], str)
-              and isinstance(data["build"], dict) and isinstance(data.get("library", {}), dict))
+              and isinstance(data["build"], dict) and isinstance(data.get("library", {}), dict)
+              and isinstance(data.get("layers", []), list)
+              and all(isinstance(l, dict) and isinstance(l.get("path"), str) and isinstance(l.get("files"), dict)
+                      for l in data.get("layers", [])))
     except (KeyError, TypeError):
         ok = False
     if not ok:
@@ -258,6 +278,8 @@ def verify(document: str | os.PathLike) -> Verification:
     result.findings += problems
     result.findings += _compare_hashes(manifest["agreement"]["files"], current, lambda n: root / n,
                                        "input file", "S75-VERIFY-INPUT")
+    for layer in manifest.get("layers") or []:
+        result.findings += _compare_layer(root, layer)
     recorded_library = manifest.get("library") or {}
     if recorded_library:
         result.findings += _compare_hashes(recorded_library, library_files(), lambda n: n,
@@ -282,6 +304,19 @@ def verify(document: str | os.PathLike) -> Verification:
                                     f"{document.name} matches a rebuild but not the hash in its manifest",
                                     "the manifest is out of date; rebuild with --final --force")]
     return result
+
+
+def _compare_layer(root: Path, layer: dict) -> list[Diagnostic]:
+    """A house clause layer's files now against the manifest: they are inputs, versioned with the agreement."""
+    written = layer["path"]
+    try:
+        current = layer_files(root, written)
+    except S75Error as exc:
+        return [replace(d, code="S75-VERIFY-INPUT") for d in exc.diagnostics]
+    recorded = {f"{written}/{name}": sha for name, sha in layer["files"].items()}
+    current = {f"{written}/{name}": sha for name, sha in current.items()}
+    return _compare_hashes(recorded, current, lambda name: Path(os.path.normpath(root / name)),
+                           "house clause file", "S75-VERIFY-INPUT")
 
 
 def _recorded_agreement(document: Path, manifest: dict) -> Path:

@@ -7,6 +7,7 @@ See clauses/README.md for the file format.
 
 from __future__ import annotations
 
+import os
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from assembler import law
-from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, LoadError, Location
 from assembler.model import format_date, format_money, Money
 from assembler.resources import clauses_dir
 
@@ -104,6 +105,9 @@ class Library:
     outline: Outline
     folder: Path
     templates: Templates = field(default_factory=lambda: Templates(), compare=False, repr=False)
+    # With clause library layers (engine.layers): the layers in order, and the layer each clause comes from.
+    layers: tuple = ()
+    origins: dict = field(default_factory=dict, compare=False)
 
 
 def _error(path: Path, line: int, code: str, message: str, hint: str = "") -> Diagnostic:
@@ -112,7 +116,11 @@ def _error(path: Path, line: int, code: str, message: str, hint: str = "") -> Di
 
 def parse_clause(path: Path) -> tuple[Clause | None, list[Diagnostic]]:
     """Split a clause file into its YAML header and its body."""
-    text = path.read_text(encoding="utf-8")
+    return parse_clause_text(path.read_text(encoding="utf-8"), path)
+
+
+def parse_clause_text(text: str, path: Path) -> tuple[Clause | None, list[Diagnostic]]:
+    """Split the text of a clause file into its YAML header and its body; ``path`` names it in messages."""
     lines = text.split("\n")
     try:
         split = lines.index("---")
@@ -121,38 +129,39 @@ def parse_clause(path: Path) -> tuple[Clause | None, list[Diagnostic]]:
     try:
         meta = yaml.safe_load("\n".join(lines[:split])) or {}
     except yaml.YAMLError as exc:
-        return None, [_error(path, 1, "S75-CLAUSE", f"clause header is not valid YAML: {exc}")]
+        mark = getattr(exc, "problem_mark", None)
+        return None, [_error(path, mark.line + 1 if mark else 1, "S75-CLAUSE", f"clause header is not valid YAML: {exc}")]
+    if not isinstance(meta, dict):
+        return None, [_error(path, 1, "S75-CLAUSE", "clause header must be 'name: value' lines")]
     problems = []
     for name in ("key", "heading"):
         if not isinstance(meta.get(name), str):
             problems.append(_error(path, 1, "S75-CLAUSE", f"clause header needs a '{name}'"))
     if meta.get("key") and meta["key"] != path.stem:
         problems.append(_error(path, 1, "S75-CLAUSE", f"clause key '{meta['key']}' does not match file name '{path.stem}'"))
+    applies = meta.get("applies") or []
+    applies = [applies] if isinstance(applies, str) else applies
+    defines = meta.get("defines") or {}
+    needs = meta.get("needs") or []
+    if not (isinstance(applies, list) and all(isinstance(a, str) for a in applies)):
+        problems.append(_error(path, 1, "S75-CLAUSE", "applies must be a list of conditions"))
+    if not isinstance(defines, dict):
+        problems.append(_error(path, 1, "S75-CLAUSE", "defines must map each term to its definition"))
+    if not (isinstance(needs, list) and all(isinstance(n, str) for n in needs)):
+        problems.append(_error(path, 1, "S75-CLAUSE", "needs must be a list of values such as agreement.term"))
     if problems:
         return None, problems
-    applies = meta.get("applies") or []
-    applies = [applies] if isinstance(applies, str) else list(applies)
-    defines = meta.get("defines") or {}
     return Clause(
         key=meta["key"], heading=meta["heading"], applies=tuple(applies),
         defines=tuple((str(k), str(v)) for k, v in defines.items()),
-        needs=tuple(meta.get("needs") or ()), body="\n".join(lines[split + 1:]),
+        needs=tuple(needs), body="\n".join(lines[split + 1:]),
         path=path, body_line=split + 2,
     ), []
 
 
-def load_library(folder: Path | None = None) -> Library:
-    """Read every clause file and the outline; raise BuildError listing all problems."""
-    folder = folder or clauses_dir()
-    problems: list[Diagnostic] = []
-    clauses = {}
-    for path in sorted(folder.glob("*.clause")):
-        clause, found = parse_clause(path)
-        problems += found
-        if clause is not None:
-            clauses[clause.key] = clause
-    raw = yaml.safe_load((folder / "outline.yaml").read_text(encoding="utf-8"))
-    outline = Outline(
+def outline_from_data(raw: dict) -> Outline:
+    """The outline held by the data of an outline.yaml."""
+    return Outline(
         recitals=tuple(raw.get("recitals", [])),
         body=tuple(raw.get("body", [])),
         schedules={kind: tuple(parts) for kind, parts in raw.get("schedules", {}).items()},
@@ -161,12 +170,75 @@ def load_library(folder: Path | None = None) -> Library:
         execution=tuple(raw.get("execution", [])),
         execution_party=tuple(raw.get("execution_party", [])),
     )
+
+
+class _PathFolder:
+    """The installed library (or one named for drafting) on disk, read as a source's folder is."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.display = str(path)
+
+    def shown(self, name: str = "") -> str:
+        return str(self.path / name) if name else self.display
+
+    def names(self) -> list[str]:
+        if not self.path.is_dir():
+            raise LoadError(_error(self.path, 1, "S75-NOTFOUND", f"the clause library folder '{self.path}' does not exist"))
+        return sorted(p.name for p in self.path.iterdir() if p.is_file())
+
+    def read(self, name: str) -> bytes:
+        try:
+            return (self.path / name).read_bytes()
+        except OSError as error:
+            raise LoadError(_error(self.path / name, 1, "S75-NOTFOUND", f"'{self.path / name}' cannot be read: "
+                                   f"{error.strerror or error}"))
+
+
+def load_library(folder=None) -> Library:
+    """Read every clause file and the outline; raise BuildError listing all problems.
+
+    ``folder`` is a path, or a folder read through a source (a git revision's
+    clauses/, see :mod:`assembler.source.git`); the installed library by default.
+    """
+    folder = folder or clauses_dir()
+    if isinstance(folder, (str, os.PathLike)):
+        folder = _PathFolder(Path(folder))
+    problems: list[Diagnostic] = []
+    clauses = {}
+    try:
+        names = folder.names()
+    except LoadError as error:
+        raise BuildError(error.diagnostics)
+    for name in names:
+        if not name.endswith(".clause"):
+            continue
+        path = Path(folder.shown(name))
+        try:
+            text = folder.read(name).decode("utf-8")
+        except LoadError as error:
+            problems += error.diagnostics
+            continue
+        except UnicodeDecodeError:
+            problems.append(_error(path, 1, "S75-CLAUSE", "a clause file must be UTF-8 text"))
+            continue
+        clause, found = parse_clause_text(text, path)
+        problems += found
+        if clause is not None:
+            clauses[clause.key] = clause
+    outline_path = Path(folder.shown("outline.yaml"))
+    try:
+        outline = outline_from_data(yaml.safe_load(folder.read("outline.yaml").decode("utf-8")))
+    except LoadError as error:
+        raise BuildError(problems + list(error.diagnostics))
+    except (yaml.YAMLError, UnicodeDecodeError, AttributeError, KeyError, TypeError) as exc:
+        raise BuildError(problems + [_error(outline_path, 1, "S75-CLAUSE", f"the outline cannot be read: {exc}")])
     for key in outline.all_keys():
         if key not in clauses:
-            problems.append(_error(folder / "outline.yaml", 1, "S75-CLAUSE", f"outline names clause '{key}' but there is no {key}.clause"))
+            problems.append(_error(outline_path, 1, "S75-CLAUSE", f"outline names clause '{key}' but there is no {key}.clause"))
     if problems:
         raise BuildError(problems)
-    return Library(clauses, outline, folder)
+    return Library(clauses, outline, Path(folder.display))
 
 
 @lru_cache(maxsize=None)

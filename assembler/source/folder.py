@@ -3,12 +3,14 @@
 Every file is checked by ``stat`` before it is read (no symlinks, nothing
 outside the folder, nothing that is not an ordinary file, nothing over the
 size limit); the bytes then go to :mod:`assembler.source.yamlfile`. A git
-revision (:mod:`assembler.source.git`) offers the same three methods.
+revision (:mod:`assembler.source.git`) offers the same three methods, and the
+same ``folder`` for a clause library layer the agreement names.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,6 +90,22 @@ class AgreementSource(Protocol):
     def list_schedules(self) -> list[str]: ...
 
     def read_schedule(self, name: str) -> bytes: ...
+
+
+MAX_FOLDER_FILES = 1000  # a clause library has tens of files; a folder of thousands is a mistake
+
+
+def layer_path_problem(relative: str) -> str:
+    """Why ``relative`` cannot name a clause library folder, or "" when it can.
+
+    The path is written in agreement.yaml and must mean the same on every
+    machine and at every git revision, so it is relative and uses '/'.
+    """
+    if not relative.strip():
+        return "the clause library path is empty"
+    if "\\" in relative or posixpath.isabs(relative) or relative[1:3] in (":/", ":\\"):
+        return f"'{relative}' is not a relative path written with '/'"
+    return ""
 
 
 def _join(prefix: str, *parts: str) -> str:
@@ -193,6 +211,68 @@ class DirectorySource:
         if not os.path.lexists(path):
             raise load_error(display, "S75-NOTFOUND", f"'{display}' does not exist")
         return read_regular_file(self._inside_root(path, display), display)
+
+    def folder(self, relative: str) -> "DirectoryFolder":
+        """The clause library folder ``relative`` (as agreement.yaml writes it) names, from this directory."""
+        problem = layer_path_problem(relative)
+        if problem:
+            raise load_error(self._shown(FRAMEWORK), "S75-PATH", problem, "write e.g. ../house-clauses")
+        shown = posixpath.normpath(posixpath.join(self.display or ".", relative))
+        return DirectoryFolder(self.root / relative, shown)
+
+
+class DirectoryFolder:
+    """A flat folder of files on disk (a clause library), read with the agreement files' checks.
+
+    The folder itself and each file in it may not be a symbolic link, a file
+    may not resolve outside the folder, and nothing over the size limit is
+    read. ``names`` lists the ordinary, visible files; sub-folders are not read.
+    """
+
+    def __init__(self, path: str | os.PathLike, display: str):
+        self.root = Path(path)
+        self.display = display
+
+    def shown(self, name: str = "") -> str:
+        return _join(self.display, name) if name else self.display
+
+    def _check_root(self) -> None:
+        shown = self.shown()
+        if os.path.islink(self.root):
+            raise load_error(shown, "S75-PATH", f"the clause library '{shown}' is a symbolic link",
+                             "name the real folder in clause_library")
+        if not self.root.exists():
+            raise load_error(shown, "S75-NOTFOUND", f"the clause library folder '{shown}' does not exist",
+                             "clause_library is a path from the agreement's folder, e.g. ../house-clauses")
+        if not self.root.is_dir():
+            raise load_error(shown, "S75-PATH", f"the clause library '{shown}' is a file, not a folder")
+
+    def names(self) -> list[str]:
+        """Sorted names of the ordinary files in the folder (not hidden files, not sub-folders)."""
+        self._check_root()
+        try:
+            names = sorted(n for n in os.listdir(self.root) if not n.startswith((".", "~$")))
+        except OSError as error:
+            raise load_error(self.shown(), "S75-READ", f"'{self.shown()}' cannot be read: {error.strerror}")
+        if len(names) > MAX_FOLDER_FILES:
+            raise load_error(self.shown(), "S75-SIZE", f"'{self.shown()}' holds {len(names)} files; "
+                             f"a clause library may hold at most {MAX_FOLDER_FILES}")
+        return [n for n in names if os.path.islink(self.root / n) or not (self.root / n).is_dir()]
+
+    def read(self, name: str) -> bytes:
+        """Bytes of one file of the folder; LoadError if it is a link, outside the folder or too big."""
+        shown = self.shown(name)
+        if name in ("", ".", "..") or "/" in name or "\\" in name or os.sep in name:
+            raise load_error(shown, "S75-PATH", f"'{name}' is not a file name")
+        path = self.root / name
+        if os.path.islink(path):
+            raise load_error(shown, "S75-PATH", f"'{shown}' is a symbolic link",
+                             "copy the real file into the clause library folder")
+        try:
+            path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            raise load_error(shown, "S75-PATH", f"'{shown}' is outside the clause library folder")
+        return read_regular_file(path, shown)
 
 
 def _load_one(source, read, parts: tuple[str, ...], diagnostics: list[Diagnostic]) -> YamlFile | None:

@@ -15,13 +15,16 @@ directory).
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import subprocess
 from pathlib import Path, PurePosixPath
 
 from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location, UsageError
 from assembler.source.yamlfile import MAX_BYTES
-from assembler.source.folder import AGREEMENT_LAYOUT, FRAMEWORK, SCHEDULES, DirectorySource, is_schedule_name
+from assembler.source.folder import (
+    AGREEMENT_LAYOUT, FRAMEWORK, MAX_FOLDER_FILES, SCHEDULES, DirectorySource, is_schedule_name, layer_path_problem,
+)
 
 GIT_TIMEOUT = 60
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -87,6 +90,7 @@ class GitSource:
             self.display = self.display[: -len(PurePosixPath(self.display).name) - 1] or self.display
         self.path = path.rstrip("/")
         self._listing: dict[str, tuple[str, str, str, int]] | None = None
+        self.what = "agreement directory"
 
     # git object names
 
@@ -127,11 +131,11 @@ class GitSource:
             kind = run_git(["cat-file", "-t", self._object()], self.cwd, where)
             if kind.returncode != 0:
                 raise _load_error(where, "S75-NOTFOUND",
-                                  f"the agreement directory '{self.path or '.'}' does not exist at revision {self.rev}",
-                                  AGREEMENT_LAYOUT)
+                                  f"the {self.what} '{self.path or '.'}' does not exist at revision {self.rev}",
+                                  AGREEMENT_LAYOUT if self.what == "agreement directory" else "")
             if kind.stdout.strip() != b"tree":
-                raise _load_error(where, "S75-PATH", f"'{where}' is a file, not an agreement directory",
-                                  AGREEMENT_LAYOUT)
+                raise _load_error(where, "S75-PATH", f"'{where}' is a file, not an {self.what}",
+                                  AGREEMENT_LAYOUT if self.what == "agreement directory" else "")
             self._listing = self._tree()
         return self._listing
 
@@ -183,6 +187,65 @@ class GitSource:
         if name not in entries:
             raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}")
         return self._blob(entries[name], where)
+
+    # clause library folders at the same revision
+
+    def _top_path(self) -> str:
+        """The agreement's path from the top of the repository ('.' for the top itself)."""
+        path = self.path or "."
+        if path in (".", "..") or path.startswith(("./", "../")):  # relative to cwd, as git reads it
+            prefix = run_git(["rev-parse", "--show-prefix"], self.cwd, self.display)
+            path = posixpath.join(prefix.stdout.decode("utf-8", "surrogateescape").strip(), path)
+        return posixpath.normpath(path)
+
+    def folder(self, relative: str) -> "GitFolder":
+        """The clause library folder ``relative`` names from the agreement, as committed at this revision."""
+        problem = layer_path_problem(relative)
+        if problem:
+            raise _load_error(self._shown(FRAMEWORK), "S75-PATH", problem, "write e.g. ../house-clauses")
+        path = posixpath.normpath(posixpath.join(self._top_path(), relative))
+        shown = f"{self.rev}:{path}"
+        if path == ".." or path.startswith("../"):
+            raise _load_error(shown, "S75-PATH", f"the clause library '{relative}' is outside the git repository",
+                              "keep the clause library in the same repository as the agreement")
+        return GitFolder(self, path, shown)
+
+    def repository_folder(self, path: str) -> "GitFolder":
+        """A folder named from the top of the repository, at this revision (e.g. the built-in clauses/)."""
+        return GitFolder(self, path, f"{self.rev}:{path}")
+
+
+class GitFolder:
+    """A flat folder of files as committed at a revision: the same ``names``/``read`` as on disk.
+
+    Symbolic links are refused and sizes checked from git's listing before
+    anything is read, as for agreement files.
+    """
+
+    def __init__(self, agreement: GitSource, path: str, display: str):
+        self._tree = GitSource(agreement.commit, path, cwd=agreement.cwd, display=display)
+        self._tree.rev = agreement.rev
+        self._tree.what = "clause library folder"
+        self.display = display
+        self.commit = agreement.commit
+
+    def shown(self, name: str = "") -> str:
+        return f"{self.display}/{name}" if name else self.display
+
+    def names(self) -> list[str]:
+        entries = self._tree._root()
+        if len(entries) > MAX_FOLDER_FILES:
+            raise _load_error(self.display, "S75-SIZE", f"'{self.display}' holds {len(entries)} files; "
+                              f"a clause library may hold at most {MAX_FOLDER_FILES}")
+        return sorted(name for name, (mode, kind, _, _) in entries.items()
+                      if not name.startswith((".", "~$")) and (kind == "blob" or mode == _SYMLINK_MODE))
+
+    def read(self, name: str) -> bytes:
+        where = self.shown(name)
+        entries = self._tree._root()
+        if name not in entries:
+            raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self._tree.rev}")
+        return self._tree._blob(entries[name], where)
 
 
 def split_spec(spec: str) -> tuple[str, str] | None:

@@ -1,0 +1,244 @@
+"""House clause library layers: replacement, addition, outline changes, guard rails, located errors,
+manifests and verify, and the review commands across git revisions where only the wording changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assembler.build.output import build
+from assembler.build.pipeline import assemble_source, check_source
+from assembler.build.provenance import read_manifest, verify
+from assembler.diagnostics import ValidationFailed
+from assembler.engine.text import render_text
+from assembler.review.versions import load_version
+from assembler.source.folder import DirectorySource
+from assembler.word.read import accept_changes, count_changes, document_lines, reject_changes
+from conftest import BASE, ROOT, edit
+from test_review import git, s75
+
+WAIVER = """key: waiver
+heading: Waiver
+---
+- {#no-waiver} No failure or delay in exercising a right under this [[Agreement]]
+  waives it.
+- {#written-waiver} A [[Partner]] waives a right only in a signed letter from its
+  chief executive.
+"""
+
+PUBLICITY = """key: publicity
+heading: Publicity
+---
+- {#consult} A [[Partner]] must consult the others before any press release about
+  this [[Agreement]].
+"""
+
+
+def _agreement(tmp_path: Path, layers="house") -> Path:
+    """The small valid agreement at tmp/agreements/x naming ``layers`` (a folder under tmp/agreements)."""
+    folder = tmp_path / "agreements" / "x"
+    shutil.copytree(BASE, folder)
+    written = f"../{layers}" if isinstance(layers, str) else [f"../{name}" for name in layers]
+    with open(folder / "agreement.yaml", "a", encoding="utf-8") as handle:
+        handle.write(f"clause_library: {json.dumps(written)}\n")
+    return folder
+
+
+def _layer(tmp_path: Path, files: dict[str, str], name: str = "house") -> Path:
+    folder = tmp_path / "agreements" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, text in files.items():
+        (folder / file).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _text(folder: Path) -> str:
+    """The assembled text with its line wrapping undone, so a sentence is found wherever it wraps."""
+    text = render_text(assemble_source(DirectorySource(folder)).document)
+    return re.sub(r"(?<=\S)\n +", " ", text)
+
+
+def _findings(folder: Path) -> list[tuple[str, str, int, str]]:
+    """(code, file relative to the agreements folder, line, message) of every error."""
+    validation = check_source(DirectorySource(folder))
+    top = folder.parent
+    return [(d.code, os.path.relpath(d.location.file, top), d.location.line, d.message) for d in validation.errors]
+
+
+def _headings(text: str) -> list[str]:
+    return re.findall(r"^\d+\. ([A-Z][A-Z ,-]+)$", text, re.M)
+
+
+# --- replacement, addition, outline --------------------------------------------------------
+
+
+def test_a_layer_clause_replaces_the_built_in_one_with_the_same_key(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {})  # an empty layer changes nothing
+    plain = _text(folder)
+    assert "does not waive that right or remedy" in plain
+    _layer(tmp_path, {"waiver.clause": WAIVER})
+    text = _text(folder)
+    assert "A Partner waives a right only in a signed letter from its chief executive." in text
+    assert "does not waive that right or remedy" not in text
+    assert _headings(text) == _headings(plain)  # same place, same number
+
+
+def test_a_layer_adds_a_clause_where_its_outline_puts_it(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"publicity.clause": PUBLICITY,
+                      "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n"})
+    headings = _headings(_text(folder))
+    assert headings[headings.index("CONFIDENTIALITY") + 1] == "PUBLICITY"
+    assert "A Partner must consult the others before any press release" in _text(folder)
+
+
+def test_a_layer_outline_moves_and_removes_by_key(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"outline.yaml": (
+        "body:\n  - remove: waiver\n  - move: governing-law\n    before: notices\n"
+        "schedules:\n  scheme:\n    - move: scheme-duration\n      after: scheme-overview\n")})
+    text = _text(folder)
+    headings = _headings(text)
+    assert "WAIVER" not in headings
+    assert headings[headings.index("GOVERNING LAW AND JURISDICTION") + 1] == "NOTICES"
+    # Each scheme schedule: the scheme first, then its duration, then the rest as before.
+    assert headings.count("DURATION, REVIEW, VARIATION AND TERMINATION") == 2
+    for at in [i for i, h in enumerate(headings) if h == "THE SCHEME"]:
+        assert headings[at + 1] == "DURATION, REVIEW, VARIATION AND TERMINATION"
+        assert headings[at + 2] == "AIMS AND OUTCOMES"
+
+
+def test_later_layers_go_over_earlier_ones(tmp_path):
+    folder = _agreement(tmp_path, ["house", "team"])
+    _layer(tmp_path, {"waiver.clause": WAIVER})
+    _layer(tmp_path, {"waiver.clause": WAIVER.replace("chief executive", "monitoring officer")}, "team")
+    text = _text(folder)
+    assert "A Partner waives a right only in a signed letter from its monitoring officer." in text
+    assert "chief executive." not in text
+    library = assemble_source(DirectorySource(folder)).library
+    assert [layer.written for layer in library.layers] == ["../house", "../team"]
+    assert library.origins["waiver"].endswith("agreements/team")
+
+
+# --- guard rails ------------------------------------------------------------------------------
+
+
+def test_a_clause_a_requirement_relies_on_cannot_be_removed(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"outline.yaml": "# the house drops it\nbody:\n  - remove: liabilities\n"})
+    found = _findings(folder)
+    assert [(c, f, l) for c, f, l, _ in found] == [("S75-LAYER-REQUIRED", "house/outline.yaml", 3)]
+    assert "reg 4(3)" in found[0][3] and "replace it but not remove it" in found[0][3]
+    with pytest.raises(ValidationFailed):
+        assemble_source(DirectorySource(folder))
+
+
+def test_a_replacement_must_keep_the_paragraph_a_requirement_names(tmp_path):
+    folder = _agreement(tmp_path)
+    text = (ROOT / "clauses" / "liabilities.clause").read_text(encoding="utf-8")
+    assert "{#functions-unaffected}" in text
+    _layer(tmp_path, {"liabilities.clause": text.replace("{#functions-unaffected} ", "")})
+    found = _findings(folder)
+    required = [f for f in found if f[0] == "S75-LAYER-REQUIRED"]
+    assert [(f[1], f[2]) for f in required] == [("house/liabilities.clause", 1)]
+    assert "S75-R4-LIABILITY" in required[0][3] and "{#functions-unaffected}" in required[0][3]
+    # The clauses that refer to that paragraph are each named, at the replacing file.
+    refs = [f for f in found if f[0] == "S75-LAYER-REF"]
+    assert [(f[1], f[2]) for f in refs] == [("house/liabilities.clause", 1)]
+    assert "commissioning-arrangements.clause" in refs[0][3] and "recitals.clause" in refs[0][3]
+
+
+def test_the_replacing_clause_is_what_compliance_traces(tmp_path):
+    folder = _agreement(tmp_path)
+    text = (ROOT / "clauses" / "liabilities.clause").read_text(encoding="utf-8")
+    _layer(tmp_path, {"liabilities.clause": text.replace("{#functions-unaffected} ", "{#functions-unaffected} In every case, ")})
+    assembled = assemble_source(DirectorySource(folder))
+    from assembler.build.compliance import compliance_rows
+
+    rows = {r.code: r for r in compliance_rows(assembled.validation, assembled.document)}
+    number = rows["S75-R4-LIABILITY"].clause
+    assert number.startswith("clause 15.")
+    paragraph = number.removeprefix("clause ")
+    assert re.search(rf"^{re.escape(paragraph)} In every case, ", render_text(assembled.document), re.M)
+
+
+def test_replacing_a_clause_without_an_anchor_others_use_names_each_reference(tmp_path):
+    folder = _agreement(tmp_path)
+    text = (ROOT / "clauses" / "termination.clause").read_text(encoding="utf-8")
+    assert "{#consequences}" in text
+    _layer(tmp_path, {"termination.clause": text.replace("{#consequences}", "{#effects}")})
+    found = _findings(folder)
+    own = text[:text.index("<<termination.consequences>>")].count("\n") + 1
+    # The clauses that refer to the lost paragraph, named at the replacing file; and the replacement's own reference.
+    assert [(c, f, l) for c, f, l, _ in found] == [("S75-LAYER-REF", "house/termination.clause", 1),
+                                                   ("S75-LAYER-REF", "house/termination.clause", own)]
+    message = found[0][3]
+    assert "{#consequences}" in message
+    assert "capital-expenditure.clause:" in message and "commencement-duration.clause:" in message
+
+
+def test_removing_a_clause_others_refer_to_is_refused_at_the_removal(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"outline.yaml": "body:\n  - remove: governing-law\n"})
+    found = _findings(folder)
+    assert found and all((c, f, l) == ("S75-LAYER-REF", "house/outline.yaml", 2) for c, f, l, _ in found)
+    assert any("dispute-resolution.clause" in m for *_, m in found)
+
+
+# --- errors located in the layer's files -----------------------------------------------------
+
+
+def test_errors_name_the_layer_file_and_line(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {
+        "publicity.clause": PUBLICITY.replace("---\n", "applies: [any_moon]\n---\n").replace(
+            "this [[Agreement]].", "this [[Agreement]] and any [[Press Office]]."),
+        "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n  - move: nowhere\n    after: waiver\n",
+    })
+    found = {(c, f, l) for c, f, l, _ in _findings(folder)}
+    assert found == {("S75-CLAUSE", "house/publicity.clause", 3),  # applies:
+                     ("S75-LAYER", "house/outline.yaml", 4)}  # move: nowhere
+    # With those fixed, the term nobody defines is found where it is used.
+    _layer(tmp_path, {
+        "publicity.clause": PUBLICITY.replace("this [[Agreement]].", "this [[Agreement]]\n  and any [[Press Office]]."),
+        "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n"})
+    assert [(c, f, l) for c, f, l, _ in _findings(folder)] == [("S75-LAYER-TERM", "house/publicity.clause", 6)]
+
+
+def test_an_added_clause_must_be_placed(tmp_path):
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"publicity.clause": PUBLICITY})
+    assert [(c, f, l) for c, f, l, _ in _findings(folder)] == [("S75-LAYER", "house/publicity.clause", 1)]
+
+
+def test_a_missing_layer_is_reported_where_agreement_yaml_names_it(tmp_path):
+    folder = _agreement(tmp_path, ["house", "nope"])
+    _layer(tmp_path, {"waiver.clause": WAIVER})
+    found = _findings(folder)
+    lines = (folder / "agreement.yaml").read_text(encoding="utf-8").splitlines()
+    assert [(c, f) for c, f, _, _ in found] == [("S75-NOTFOUND", "x/agreement.yaml")]
+    assert "clause_library" in lines[found[0][2] - 1]
+
+
+def test_a_layer_file_that_is_a_symbolic_link_is_refused(tmp_path):
+    folder = _agreement(tmp_path)
+    secret = tmp_path / "elsewhere.clause"
+    secret.write_text(WAIVER, encoding="utf-8")
+    layer = _layer(tmp_path, {})
+    (layer / "waiver.clause").symlink_to(secret)
+    assert [(c, f) for c, f, _, _ in _findings(folder)] == [("S75-PATH", "house/waiver.clause")]
+
+
+def test_an_absolute_layer_path_is_refused(tmp_path):
+    folder = tmp_path / "agreements" / "x"
+    shutil.copytree(BASE, folder)
+    with open(folder / "agreement.yaml", "a", encoding="utf-8") as handle:
+        handle.write("clause_library: /etc\n")
+    found = _findings(folder)
+    assert [(f, l) for _, f, l, _ in found] == [("x/agreement.yaml", 98)]
