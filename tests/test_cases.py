@@ -188,6 +188,7 @@ def test_every_rule_code_has_a_case():
         "S75-ALIAS", "S75-TAB", "S75-YAML", "S75-POOL-MANAGER", "S75-RISK-SHARE", "S75-NEGATIVE", "S75-CONTROL",
         "S75-NUMBER", "S75-DFG-SPLIT", "S75-DFG-NHS", "S75-PROVIDER", "S75-PAYMENT",
         "S75-PARTY-NAME", "S75-SUCCEEDS", "S75-BACKDATED", "S75-SUPERSEDES", "S75-SIGN-OFF",
+        "S75-LAYER", "S75-LAYER-REQUIRED", "S75-LAYER-REF", "S75-LAYER-TERM",
     }
     requirements = yaml.safe_load(
         (Path(__file__).resolve().parents[1] / "assembler" / "data" / "requirements.yaml").read_text(encoding="utf-8")

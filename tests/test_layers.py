@@ -3,6 +3,7 @@ manifests and verify, and the review commands across git revisions where only th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -242,3 +243,182 @@ def test_an_absolute_layer_path_is_refused(tmp_path):
         handle.write("clause_library: /etc\n")
     found = _findings(folder)
     assert [(f, l) for _, f, l, _ in found] == [("x/agreement.yaml", 98)]
+
+
+# --- s75 library show / diff ---------------------------------------------------------------
+
+
+def test_library_show_lists_each_clause_with_its_layer(tmp_path, capsys, monkeypatch):
+    from conftest import s75 as run
+
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"waiver.clause": WAIVER, "publicity.clause": PUBLICITY,
+                      "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n"})
+    code, out, err = run(capsys, monkeypatch, "library", "show", str(folder), "--format", "json")
+    assert code == 0, out + err
+    data = json.loads(out)
+    assert [l["path"] for l in data["layers"]] == ["../house"]
+    body = [e for e in data["clauses"] if e["section"] == "body"]
+    keys = [e["key"] for e in body]
+    assert keys[keys.index("confidentiality") + 1] == "publicity"
+    by_key = {e["key"]: e for e in body}
+    assert by_key["waiver"]["change"] == "replaces the built-in clause"
+    assert by_key["waiver"]["source"].endswith("house/waiver.clause")
+    assert by_key["publicity"]["change"] == "added"
+    assert by_key["notices"]["source"] == "built-in" and by_key["notices"]["change"] == ""
+    code, out, _ = run(capsys, monkeypatch, "library", "show", str(folder))
+    assert re.search(r"^  waiver +\S*house/waiver.clause \(replaces the built-in clause\)$", out, re.M)
+
+
+def test_library_diff_shows_changed_words_added_clauses_and_outline_moves(tmp_path, capsys, monkeypatch):
+    from conftest import s75 as run
+
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"waiver.clause": WAIVER, "publicity.clause": PUBLICITY, "outline.yaml": (
+        "body:\n  - insert: publicity\n    after: confidentiality\n  - remove: severance\n"
+        "schedules:\n  scheme:\n    - move: scheme-duration\n      after: scheme-overview\n")})
+    code, out, err = run(capsys, monkeypatch, "library", "diff", str(folder))
+    assert code == 0, out + err
+    assert "waiver: Waiver (built-in waiver.clause replaced by" in out
+    assert ("~ {#written-waiver}: A [-waiver is effective-]{+[[Partner]] waives a right+} only [-if it is-] in "
+            "[-writing and-]{+a+} signed [-by an authorised officer") in out
+    assert "publicity: Publicity (added by" in out
+    assert "+ {#consult}: A [[Partner]] must consult the others before any press release" in out
+    assert "  body: publicity inserted after confidentiality" in out
+    assert "  body: severance removed" in out
+    assert "  schedules: scheme: scheme-duration moved after scheme-overview" in out
+    # Untouched clauses are not listed.
+    assert "notices:" not in out
+
+
+def test_library_commands_report_layer_errors_as_lines(tmp_path, capsys, monkeypatch):
+    from conftest import FINDING_LINE, s75 as run
+
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {"outline.yaml": "body:\n  - remove: liabilities\n"})
+    code, out, _ = run(capsys, monkeypatch, "library", "show", str(folder))
+    assert code == 1
+    assert re.match(FINDING_LINE, out.splitlines()[0]) and "S75-LAYER-REQUIRED" in out
+
+
+# --- provenance ---------------------------------------------------------------------------------
+
+
+HOUSE = {"waiver.clause": WAIVER, "publicity.clause": PUBLICITY,
+         "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n"}
+
+
+def _final_with_layer(tmp_path: Path) -> tuple[Path, Path]:
+    """A final agreement (the small one, status final) and its house layer; (agreement, layer)."""
+    folder = _agreement(tmp_path)
+    edit(folder / "agreement.yaml", "status: draft", "status: final")
+    return folder, _layer(tmp_path, HOUSE)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_manifest_records_each_layer_file_and_verify_rebuilds_with_them(tmp_path):
+    folder, layer = _final_with_layer(tmp_path)
+    (layer / "README.md").write_text("Notes for the legal team: not an input.\n", encoding="utf-8")
+    out = tmp_path / "out" / "northbridge.docx"
+    out.parent.mkdir()
+    build(str(folder), out, final=True)
+    manifest = read_manifest(out)
+    assert manifest["layers"] == [{"path": "../house", "files": {
+        name: _sha(layer / name) for name in ("outline.yaml", "publicity.clause", "waiver.clause")}}]
+    assert verify(out).ok
+    # A change to the house wording is a change of input, named by its file.
+    edit(layer / "publicity.clause", "press release", "press statement")
+    result = verify(out)
+    assert not result.ok
+    assert [(d.code, Path(d.location.file).name) for d in result.findings] == [("S75-VERIFY-INPUT", "publicity.clause")]
+    assert "house clause file ../house/publicity.clause has changed" in result.findings[0].message
+    # Put back, it verifies again: the rebuild read the layer.
+    edit(layer / "publicity.clause", "press statement", "press release")
+    assert verify(out).ok
+
+
+def test_verify_rebuilds_with_the_layer_so_a_doctored_manifest_is_caught(tmp_path):
+    """The rebuild itself reads the layer: with the recorded hashes made to match an edited layer,
+    the bytes differ and verify says so."""
+    folder, layer = _final_with_layer(tmp_path)
+    out = tmp_path / "northbridge.docx"
+    build(str(folder), out, final=True)
+    edit(layer / "publicity.clause", "press release", "press statement")
+    manifest_file = out.with_name(out.name + ".manifest.json")
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    manifest["layers"][0]["files"]["publicity.clause"] = _sha(layer / "publicity.clause")
+    manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
+    result = verify(out)
+    assert not result.ok and result.rebuilt
+    assert "S75-VERIFY-BYTES" in {d.code for d in result.findings}
+
+
+# --- review across git revisions -------------------------------------------------------------------
+
+
+def _repo(tmp_path: Path, with_clauses: bool) -> Path:
+    """A repository with agreements/x; its house layer agreements/house (or, with_clauses, the
+    built-in clauses/ at its top) holds the one wording that changes between HEAD~1 and HEAD."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for args in (("init", "-q"), ("config", "user.email", "r@example.org"), ("config", "user.name", "R"),
+                 ("config", "commit.gpgsign", "false")):
+        git(root, *args)
+    if with_clauses:
+        shutil.copytree(BASE, root / "agreements" / "x")
+        shutil.copytree(ROOT / "clauses", root / "clauses")
+        wording = root / "clauses" / "waiver.clause"
+    else:
+        _agreement(root)
+        _layer(root, {"waiver.clause": WAIVER})
+        wording = root / "agreements" / "house" / "waiver.clause"
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    text = wording.read_text(encoding="utf-8")
+    wording.write_text(re.sub(r"(chief executive|an authorised officer of the \[\[Partner\]\] giving it)\.",
+                              "its Chief Legal Adviser.", text), encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "only the wording changes")
+    return root
+
+
+@pytest.mark.parametrize("with_clauses", [False, True], ids=["house-layer", "built-in-clauses"])
+def test_review_commands_see_a_wording_change_between_revisions(tmp_path, with_clauses):
+    repo = _repo(tmp_path, with_clauses)
+    old, new = "HEAD~1:agreements/x", "HEAD:agreements/x"
+    assert git(repo, "diff", "--stat", "HEAD~1", "HEAD", "--", "agreements/x") == ""  # the agreement did not change
+
+    result = s75(repo, "diff", old, new, "--exit-code")
+    assert result.returncode == 1, result.stdout + result.stderr
+    # Only the waiver clause changed, and the new words are shown (however the diff groups them).
+    assert "Waiver" in result.stdout and "Adviser" in result.stdout and "Legal" in result.stdout
+    assert not re.search(r"^~ clause (?!29 Waiver)", result.stdout, re.M)
+
+    before, after = load_version(old, cwd=repo), load_version(new, cwd=repo)
+    assert "Chief Legal Adviser" not in " ".join(render_text(before.document).split())
+    assert "Chief Legal Adviser" in " ".join(render_text(after.document).split())
+
+    redline = tmp_path / "redline.docx"
+    result = s75(repo, "redline", old, new, "-o", str(redline))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = redline.read_bytes()
+    assert count_changes(data)["ins"] > 0
+    from assembler.word.writer import render_docx_bytes
+
+    assert document_lines(accept_changes(data), skip_toc=True) == document_lines(render_docx_bytes(after.document), skip_toc=True)
+    assert document_lines(reject_changes(data), skip_toc=True) == document_lines(render_docx_bytes(before.document), skip_toc=True)
+
+    deed = tmp_path / "deed.docx"
+    result = s75(repo, "variation", old, new, "-o", str(deed))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Chief Legal Adviser" in " ".join(document_lines(deed.read_bytes()))
+
+
+def test_a_directory_version_still_uses_the_installed_library(tmp_path):
+    """Only a git revision reads clauses/ from the repository; the working tree uses what is installed."""
+    repo = _repo(tmp_path, with_clauses=True)
+    text = render_text(load_version("agreements/x", cwd=repo).document)
+    assert "Chief Legal Adviser" not in " ".join(text.split())

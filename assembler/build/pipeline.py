@@ -72,6 +72,21 @@ def layered_library(source, validation: Validation, base: Library | None = None)
         return base, list(error.diagnostics)
 
 
+def library_for(source, base: Library | None = None) -> Library:
+    """The clause library the agreement at ``source`` builds from; ValidationFailed if its layers have problems.
+
+    Only agreement.yaml needs to load: the library can be listed while the
+    agreement's data is still being fixed.
+    """
+    validation = validate_source(source)
+    if validation.files is None or validation.files.framework is None:
+        raise ValidationFailed(validation.errors or list(validation.diagnostics))
+    library, problems = layered_library(source, validation, base)
+    if problems:
+        raise ValidationFailed(problems)
+    return library
+
+
 def _with_library(source, library: Library | None) -> tuple[Validation, Library]:
     """Validate ``source`` and load its clause library; the library's problems are the validation's too."""
     validation = validate_source(source)

@@ -16,7 +16,7 @@ import threading
 import click
 
 from assembler import __version__
-from assembler.cli import agreement, new, provenance, review
+from assembler.cli import agreement, library, new, provenance, review
 from assembler.cli.common import fail
 from assembler.diagnostics import S75Error
 
@@ -89,5 +89,5 @@ def cli() -> None:
 
 for command in (agreement.validate, agreement.schema, agreement.build, agreement.text, agreement.compliance,
                 provenance.verify, review.textconv, review.diff_command, review.redline, review.variation,
-                review.validate_changed, new.new):
+                review.validate_changed, new.new, library.library):
     cli.add_command(command)
