@@ -422,3 +422,32 @@ def test_a_directory_version_still_uses_the_installed_library(tmp_path):
     repo = _repo(tmp_path, with_clauses=True)
     text = render_text(load_version("agreements/x", cwd=repo).document)
     assert "Chief Legal Adviser" not in " ".join(text.split())
+
+
+# --- the example: Southampton's house layer, as LibreOffice shows it ---------------------------------
+
+
+def test_the_southampton_house_wording_is_what_libreoffice_shows(tmp_path):
+    """The example layer's replaced clause, added clause and moved schedule part, read back from the PDF."""
+    from test_examples import _need_libreoffice
+
+    _need_libreoffice()
+    import subprocess
+
+    from assembler.word.pdf import convert_to_pdf
+
+    out = tmp_path / "southampton.docx"
+    build(str(ROOT / "agreements" / "southampton-bcf-2017"), out)
+    pdf = convert_to_pdf([out], tmp_path)[0]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    # The house dispute ladder: officers first, then an expert for money, and its own defined term.
+    assert "must be decided by an independent accountant" in flat
+    assert "“Financial Dispute” means a Dispute only about an amount of money" in flat
+    # Headings as LibreOffice lays them out (the capitals are the heading style's, not the text's).
+    headings = re.findall(r"^\s*(\d+)\.\s+([A-Z][A-Za-z ,]+?)\s*$", text, re.M)
+    at = [i for i, (_, h) in enumerate(headings) if h == "Confidentiality"][-1]
+    assert headings[at + 1] == (str(int(headings[at][0]) + 1), "Publicity and communications")
+    # In the scheme schedule, Performance now follows Aims and outcomes.
+    at = [i for i, (_, h) in enumerate(headings) if h == "Aims and outcomes"][-1]
+    assert headings[at + 1] == (str(int(headings[at][0]) + 1), "Performance")
