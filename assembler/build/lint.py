@@ -56,14 +56,19 @@ def _environment() -> SandboxedEnvironment:
     return make_environment(ValueSlots())
 
 
-def anchors(clause: Clause) -> set[str]:
+# The three scans below run over every clause of the merged library at each load; clauses are
+# immutable, so each is scanned once per process.
+
+
+@lru_cache(maxsize=4096)
+def anchors(clause: Clause) -> frozenset[str]:
     """The ``{#anchor}`` names of a clause's paragraphs (in any branch of its template)."""
     found = set()
     for line in clause.body.split("\n"):
         match = MARKER_LINE.match(line)
         if match and match.group(2):
             found.add(match.group(2))
-    return found
+    return frozenset(found)
 
 
 def header_line(text: str, name: str) -> int:
@@ -120,21 +125,23 @@ def lint_clause(clause: Clause, text: str) -> list[Diagnostic]:
     return problems
 
 
-def references(clause: Clause) -> list[tuple[str, Location]]:
+@lru_cache(maxsize=4096)
+def references(clause: Clause) -> tuple[tuple[str, Location], ...]:
     """Each ``<<key>>`` or ``<<key.anchor>>`` a clause makes (not ``<<schedule:key>>``), with its line."""
     found = []
     for number, line in enumerate(clause.body.split("\n"), start=1):
         found += [(m.group(2), clause.location(number)) for m in REF.finditer(line) if not m.group(1)]
     for _, definition in clause.defines:
         found += [(m.group(2), clause.location(1)) for m in REF.finditer(definition) if not m.group(1)]
-    return found
+    return tuple(found)
 
 
-def terms_used(clause: Clause) -> list[tuple[str, Location]]:
+@lru_cache(maxsize=4096)
+def terms_used(clause: Clause) -> tuple[tuple[str, Location], ...]:
     """Each ``[[Term]]`` a clause uses, in its body or its definitions, with its line."""
     found = []
     for number, line in enumerate(clause.body.split("\n"), start=1):
         found += [(m.group(1).strip(), clause.location(number)) for m in TERM.finditer(line)]
     for _, definition in clause.defines:
         found += [(m.group(1).strip(), clause.location(1)) for m in TERM.finditer(definition)]
-    return found
+    return tuple(found)
