@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assembler.check.requirements import requirements
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, LoadError, Location
-from assembler.engine.library import Clause, GeneratedSchedule, Library, Outline, parse_clause_text
+from assembler.engine.library import Clause, Library, Outline, parse_clause_text
 from assembler.build.lint import anchors, header_line, lint_clause, references, terms_used
 from assembler.source.yamlfile import load_yaml_bytes
 
@@ -68,7 +68,7 @@ def _sections(outline: Outline) -> dict[tuple[str, ...], list[str]]:
 def _outline(sections: dict[tuple[str, ...], list[str]], base: Outline) -> Outline:
     schedules = {path[1]: tuple(keys) for path, keys in sections.items() if path[0] == "schedules"}
     return Outline(tuple(sections[("recitals",)]), tuple(sections[("body",)]), schedules,
-                   tuple(GeneratedSchedule(g.title, g.for_each, g.parts) for g in base.generated))
+                   base.generated)
 
 
 def _section_name(path: tuple[str, ...]) -> str:
@@ -267,6 +267,8 @@ def _references(merged: Library, base: Library, removed: dict) -> list[Diagnosti
     for key in sorted(in_outline):
         clause = merged.clauses[key]
         for ref, where in references(clause):
+            # <<KEY/part.anchor>> cites a part of the generated schedule KEY: the part must be there.
+            ref = ref.split("/", 1)[1] if "/" in ref else ref
             if ref in targets:
                 continue
             target = ref.split(".")[0]
