@@ -356,6 +356,48 @@ def test_verify_rebuilds_with_the_layer_so_a_doctored_manifest_is_caught(tmp_pat
     assert "S75-VERIFY-BYTES" in {d.code for d in result.findings}
 
 
+def test_the_git_state_covers_the_layer_and_verify_rebuilds_from_the_commit(tmp_path):
+    """A layer outside the agreement's folder is an input too: an uncommitted change to it makes the
+    build unclean, and after the build verify falls back to the committed layer."""
+    folder, layer = _final_with_layer(tmp_path)
+    for args in (("init", "-q"), ("config", "user.email", "r@example.org"), ("config", "user.name", "R"),
+                 ("config", "commit.gpgsign", "false"), ("add", "-A"), ("commit", "-q", "-m", "signed")):
+        git(tmp_path, *args)
+    out = tmp_path / "signed.docx"
+    edit(layer / "publicity.clause", "press release", "press statement")
+    build(str(folder), out, final=True, force=True)
+    assert read_manifest(out)["git"]["clean"] is False  # built from an uncommitted house clause
+    edit(layer / "publicity.clause", "press statement", "press release")
+    build(str(folder), out, final=True, force=True)
+    assert read_manifest(out)["git"]["clean"] is True
+    # The house wording changes after signing: the committed layer still rebuilds the signed bytes.
+    edit(layer / "waiver.clause", "chief executive", "monitoring officer")
+    result = verify(out)
+    assert result.ok, [d.format() for d in result.findings]
+    assert "rebuilt from commit" in result.note and "waiver.clause" in result.note
+
+
+def test_a_layer_at_a_revision_is_read_from_git_with_the_same_checks(tmp_path):
+    """From REV:PATH the layer is the committed one: a committed symbolic link is refused, and a path
+    that leaves the repository is refused, each where it is named."""
+    from assembler.source.git import GitSource
+
+    repo = tmp_path / "repo"
+    folder = _agreement(repo, ["house", "../../outside"])
+    layer = _layer(repo, {"publicity.clause": PUBLICITY})
+    (repo / "secret.clause").write_text(WAIVER, encoding="utf-8")
+    (layer / "waiver.clause").symlink_to("../../secret.clause")
+    for args in (("init", "-q"), ("config", "user.email", "r@example.org"), ("config", "user.name", "R"),
+                 ("config", "commit.gpgsign", "false"), ("add", "-A"), ("commit", "-q", "-m", "one")):
+        git(repo, *args)
+    with pytest.raises(ValidationFailed) as caught:
+        assemble_source(GitSource("HEAD", "agreements/x", cwd=repo))
+    found = sorted((d.code, d.location.file, d.message) for d in caught.value.diagnostics)
+    assert [(c, f) for c, f, _ in found] == [("S75-PATH", "HEAD:agreements/house/waiver.clause"),
+                                             ("S75-PATH", "HEAD:agreements/x/agreement.yaml")]
+    assert "symbolic link" in found[0][2] and "outside the git repository" in found[1][2]
+
+
 # --- review across git revisions -------------------------------------------------------------------
 
 

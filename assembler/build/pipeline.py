@@ -43,7 +43,10 @@ def library_paths(validation: Validation) -> list[tuple[str, Location]]:
     else:
         return []  # absent, or a shape the schema reports
     # An empty path, or one starting with '/' or holding '\\', is the schema's to report.
-    return [(p, where) for p, where in found if p and not p.startswith("/") and "\\" not in p]
+    # A path listed twice is the schema's to report too (and is read once).
+    seen: set[str] = set()
+    return [(p, where) for p, where in found
+            if p and not p.startswith("/") and "\\" not in p and not (p in seen or seen.add(p))]
 
 
 def layered_library(source, validation: Validation, base: Library | None = None) -> tuple[Library, list[Diagnostic]]:
@@ -64,12 +67,13 @@ def layered_library(source, validation: Validation, base: Library | None = None)
             problems += [replace(d, location=where) for d in error.diagnostics]
             continue
         folders.append((written, folder))
-    if problems or not folders:
+    if not folders:
         return base, problems
     try:
-        return apply_layers(base, folders), []
+        library = apply_layers(base, folders)
     except BuildError as error:
-        return base, list(error.diagnostics)
+        return base, problems + list(error.diagnostics)
+    return (base, problems) if problems else (library, [])
 
 
 def library_for(source, base: Library | None = None) -> Library:
