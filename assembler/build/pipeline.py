@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 
 from assembler.build import gate
 from assembler.build.compliance import compliance_rows, compliance_blocks
+from assembler.build.layers import apply_layers
 from assembler.check.validate import Validation, validate_source
 from assembler.diagnostics import (
     ERROR, BuildError, Diagnostic, LoadError, Location, UsageError, ValidationFailed, sorted_diagnostics,
 )
 from assembler.engine import tree
 from assembler.engine.assemble import assemble
-from assembler.build.layers import apply_layers
 from assembler.engine.library import Library, default_library
 from assembler.source.folder import DirectorySource
 

@@ -105,7 +105,7 @@ class Library:
     outline: Outline
     folder: Path
     templates: Templates = field(default_factory=lambda: Templates(), compare=False, repr=False)
-    # With clause library layers (engine.layers): the layers in order, and the layer each clause comes from.
+    # With clause library layers (build.layers): the layers in order, and the layer each clause comes from.
     layers: tuple = ()
     origins: dict = field(default_factory=dict, compare=False)
 
