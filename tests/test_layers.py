@@ -115,6 +115,19 @@ def test_a_layer_outline_moves_and_removes_by_key(tmp_path):
         assert headings[at + 2] == "AIMS AND OUTCOMES"
 
 
+def test_a_layer_keeps_the_parts_of_the_outline_it_cannot_change(tmp_path):
+    """Generated schedules and the execution page come through a layer as they were."""
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {})
+    layered = assemble_source(DirectorySource(folder))
+    from assembler.engine.library import default_library
+
+    base = default_library().outline
+    assert layered.library.outline == base
+    plain = render_text(assemble_source(DirectorySource(BASE)).document)
+    assert render_text(layered.document) == plain
+
+
 def test_later_layers_go_over_earlier_ones(tmp_path):
     folder = _agreement(tmp_path, ["house", "team"])
     _layer(tmp_path, {"waiver.clause": WAIVER})
@@ -164,7 +177,7 @@ def test_the_replacing_clause_is_what_compliance_traces(tmp_path):
 
     rows = {r.code: r for r in compliance_rows(assembled.validation, assembled.document)}
     number = rows["S75-R4-LIABILITY"].clause
-    assert number.startswith("clause 15.")
+    assert number.startswith("clause ")
     paragraph = number.removeprefix("clause ")
     assert re.search(rf"^{re.escape(paragraph)} In every case, ", render_text(assembled.document), re.M)
 
@@ -437,7 +450,7 @@ def test_review_commands_see_a_wording_change_between_revisions(tmp_path, with_c
     assert result.returncode == 1, result.stdout + result.stderr
     # Only the waiver clause changed, and the new words are shown (however the diff groups them).
     assert "Waiver" in result.stdout and "Adviser" in result.stdout and "Legal" in result.stdout
-    assert not re.search(r"^~ clause (?!29 Waiver)", result.stdout, re.M)
+    assert not re.search(r"^~ clause (?!\d+ Waiver)", result.stdout, re.M)
 
     before, after = load_version(old, cwd=repo), load_version(new, cwd=repo)
     assert "Chief Legal Adviser" not in " ".join(render_text(before.document).split())

@@ -14,7 +14,7 @@ problem names the layer's file and line.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assembler.check.requirements import requirements
@@ -66,9 +66,11 @@ def _sections(outline: Outline) -> dict[tuple[str, ...], list[str]]:
 
 
 def _outline(sections: dict[tuple[str, ...], list[str]], base: Outline) -> Outline:
+    """The base outline with the edited lists; any other part of it (generated schedules,
+    the execution page) is kept as it is."""
     schedules = {path[1]: tuple(keys) for path, keys in sections.items() if path[0] == "schedules"}
-    return Outline(tuple(sections[("recitals",)]), tuple(sections[("body",)]), schedules,
-                   base.generated)
+    return replace(base, recitals=tuple(sections[("recitals",)]), body=tuple(sections[("body",)]),
+                   schedules=schedules)
 
 
 def _section_name(path: tuple[str, ...]) -> str:

@@ -34,6 +34,7 @@ def _sections(library: Library) -> list[tuple[str, tuple[str, ...]]]:
     sections = [("recitals", outline.recitals), ("body", outline.body)]
     sections += [(f"schedules: {kind}", parts) for kind, parts in outline.schedules.items()]
     sections += [(f"generated schedule: {g.title}", g.parts + g.each) for g in outline.generated]
+    sections += [("execution", outline.execution + outline.execution_party)]
     return sections
 
 
