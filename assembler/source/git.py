@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location, UsageError
-from assembler.source.yamlfile import MAX_BYTES
+from assembler.source.yamlfile import MAX_BYTES, size_diagnostics
 from assembler.source.folder import AGREEMENT_LAYOUT, FRAMEWORK, SCHEDULES, DirectorySource, is_schedule_name
 
 GIT_TIMEOUT = 60
@@ -143,9 +143,8 @@ class GitSource:
         if kind != "blob":
             raise _load_error(where, "S75-PATH", f"'{where}' is a directory, not a YAML file",
                               "rename or remove the directory")
-        if size > MAX_BYTES:
-            # load_yaml_bytes reports the size in its own words; read no more than it needs.
-            return b" " * (MAX_BYTES + 1)
+        if size > MAX_BYTES:  # reported with the blob's real size, and never read
+            raise LoadError(size_diagnostics(where, size))
         done = run_git(["cat-file", "blob", oid], self.cwd, where)
         if done.returncode != 0:
             raise _load_error(where, "S75-READ", f"'{where}' cannot be read from git: "

@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 50
+MAX_NUMBER_CHARS = 100  # a plain number longer than this is refused before it is read
 MAX_PER_CODE = 20  # per file; further ones are summarised in one line
 MAX_TAB_PASSES = 6  # re-parses after tab errors, so all tabs are found cheaply
 
@@ -424,6 +425,10 @@ class _BadValue(Exception):
     """A scalar that cannot be read; the message goes into an S75-TAG diagnostic."""
 
 
+class _HugeNumber(Exception):
+    """A plain number too long to read (Python refuses integers of more than 4,300 digits)."""
+
+
 class _OddNumber(Exception):
     """A plain scalar written as a number in a refused form; the message goes into S75-NUMBER."""
 
@@ -514,8 +519,10 @@ class _Builder:
             yaml.MappingEndEvent: self._close,
             yaml.SequenceEndEvent: self._close,
         }
+        parser = loader(text)
         try:
-            for event in yaml.parse(text, Loader=loader):
+            while parser.check_event():
+                event = parser.get_event()
                 handler = handlers.get(type(event))
                 if handler:
                     handler(event)
@@ -525,6 +532,12 @@ class _Builder:
         except yaml.YAMLError as error:
             self.failed = True
             return error
+        except ValueError as error:  # PyYAML's scanner: an escape beyond Unicode ("\U00110000")
+            self.failed = True
+            mark = parser.get_mark() if hasattr(parser, "get_mark") else None
+            return yaml.scanner.ScannerError(None, None, f"an escape in quotes is not a character ({error})", mark)
+        finally:
+            parser.dispose()
         return None
 
     def _location(self, mark) -> Location:
@@ -585,7 +598,16 @@ class _Builder:
         if style is not None:
             self.spans.append((event.start_mark.index, event.end_mark.index))
         try:
+            if style is None and len(event.value) > MAX_NUMBER_CHARS and _core_tag(event.value) != _STR:
+                raise _HugeNumber(len(event.value))
             value, tag = _scalar(event)
+        except _HugeNumber as huge:
+            self.report.at_mark(
+                event.start_mark, "S75-NUMBER",
+                f"this number is {huge.args[0]:,} characters long; s75 reads numbers of at most {MAX_NUMBER_CHARS}",
+                "no amount the schemas allow is that long; if it is text, put it in quotes",
+            )
+            value, tag = _BAD, None
         except _BadValue as problem:
             self.report.at_mark(
                 event.start_mark, "S75-TAG", str(problem),
@@ -700,6 +722,7 @@ _SYNTAX_HINTS = [
     ("found unknown escape character", "in double quotes a backslash starts an escape; use single quotes or write '\\\\'"),
     ("expected alphabetic or numeric character", "'*', '&' and '!' have a meaning in YAML; put the value in quotes"),
     ("that cannot start any token", "a value starting with '@', '`', '%' or '|' needs quotes"),
+    ("an escape in quotes", "a \\U escape names a character up to \\U0010FFFF; type the character itself instead"),
     ("expected ',' or", "a list in [ ] or a mapping in { } is not closed properly; check the commas and brackets"),
     ("expected the node content", "a value is missing or starts with a special character; put it in quotes"),
 ]
