@@ -275,6 +275,7 @@ class _BodyWriter:
         self.style_ids: dict[tuple[str, int], str | None] = {} if style_ids is None else style_ids
         self.pstyle_xml: dict[str, str] = {}
         self.block_width = docx._block_width
+        self.sect_pr = self.body.find(_SECT_PR)
         self._plan_bookmarks()
 
     def _style_id(self, name: str, kind=WD_STYLE_TYPE.PARAGRAPH) -> str | None:
@@ -392,12 +393,14 @@ class _BodyWriter:
         self.pending = []
         if not xml:
             return
-        at = len(self.body)
-        if at and self.body[-1].tag == _SECT_PR:  # where python-docx keeps it, so no search
-            at -= 1
-        elif (end := self.body.find(_SECT_PR)) is not None:
-            at = self.body.index(end)
-        self.body[at:at] = list(ooxml.parse_fragment(xml))  # one move in C, not one call per block
+        blocks = ooxml.parse_fragment(xml)
+        # Before the body's w:sectPr, found once: len(body), body.index() and a slice
+        # assignment each walk the whole body, which made a build quadratic in its sections.
+        if self.sect_pr is None:
+            self.body.extend(list(blocks))
+        else:
+            for block in list(blocks):
+                self.sect_pr.addprevious(block)
 
     def _bookmark(self, p, key: str) -> None:
         if key in self.written_keys:
