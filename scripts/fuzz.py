@@ -187,7 +187,7 @@ def _structural(rng: random.Random, files: Files) -> str:
     name = rng.choice(sorted(files))
     try:
         data = yaml.safe_load(files[name])
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: PyYAML will not read a 5,000-digit number
         return _textual(rng, files)
     paths = _paths(data)
     if not paths:
@@ -236,7 +236,7 @@ def _duplicate_schedule(rng: random.Random, files: Files) -> str:
             if isinstance(data, dict) and isinstance(data.get("key"), str):
                 data["key"] = data["key"] + "-copy"
                 raw = dump(data)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: PyYAML will not read a 5,000-digit number
             pass
     files[new] = raw
     return f"duplicate {name} as {new}"
