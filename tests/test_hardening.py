@@ -261,3 +261,11 @@ def test_an_oversized_blob_in_git_is_reported_at_its_real_size(tmp_path):
         subprocess.run(["git", *args], cwd=repo, check=True, env={**os.environ, **env})
     result = _run("text", "HEAD:a", cwd=repo)
     assert result.returncode == 1 and "[S75-SIZE]" in result.stdout and "3.0 MiB" in result.stdout, result.stdout
+
+
+def test_a_schedule_key_with_a_line_break_writes_no_file(tmp_path, capsys, monkeypatch):
+    """--schedule $'pool\\n' once wrote a file whose name held a line break."""
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = s75(capsys, monkeypatch, "build", str(BASE), "--schedule", "pool\n")
+    assert code == 2 and "[S75-SCHEDULE]" in stdout, stdout + stderr
+    assert list(tmp_path.iterdir()) == []
