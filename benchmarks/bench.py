@@ -30,6 +30,7 @@ is the VmHWM of a fresh process that runs one build (Linux).
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import io
 import json
@@ -193,8 +194,8 @@ def synthesise_lines(example: Path, count: int, into: Path) -> Path:
         lines = data.get("lines") if isinstance(data, dict) else None
         if not lines:
             continue
-        data["lines"] = [dict(lines[i % len(lines)], name=f"{lines[i % len(lines)]['name']} ({i + 1})")
-                         for i in range(count)]
+        data["lines"] = [dict(copy.deepcopy(lines[i % len(lines)]), name=f"{lines[i % len(lines)]['name']} ({i + 1})")
+                         for i in range(count)]  # copies: shared objects would be dumped as anchors, which s75 refuses
         data.get("contributions", {}).pop("stated_totals", None)
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
         return target
