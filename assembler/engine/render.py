@@ -237,7 +237,7 @@ class Renderer:
             body = context["body"]
             rows = [[m.role, self.parties[m.party].name if m.party in self.parties else m.party,
                      "Voting" if m.voting else "Non-voting", m.get("deputy", "")] for m in body.members]
-            return [tree.Table(["Post", "Represents", "Status", "Deputy"], rows)]
+            return [tree.Table(["Post", "Represents", "Status", "Deputy"], rows, optional_columns={3})]
         if name == "signatures" and "party" in context:
             party = context["party"]
             officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
@@ -250,7 +250,7 @@ class Renderer:
             return [tree.SignatureBlock(f"Schedule {schedule.number}", "sign_off", lines)]
         if name == "notices":
             rows = [[p.name, p.address, p.get("notices_to", ""), p.get("email", "")] for p in self.agreement.parties]
-            return [tree.Table(["Partner", "Address", "For the attention of", "Email"], rows)]
+            return [tree.Table(["Partner", "Address", "For the attention of", "Email"], rows, optional_columns={2, 3})]
         self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
                                         f"clause '{clause.key}' uses block ::{name}, which is not available here"))
         return []

@@ -96,6 +96,7 @@ class Table:
     # Columns as wide as their longest cell (money, short labels); the other columns share what is left.
     # Empty: every column gets an equal share.
     fit_columns: frozenset[int] = frozenset()
+    optional_columns: set[int] = field(default_factory=set)  # an empty cell here means "none", not "missing"
 
 
 @dataclass
