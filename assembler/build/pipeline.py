@@ -16,7 +16,7 @@ from assembler.check.validate import Validation, validate_source
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, UsageError, ValidationFailed
 from assembler.engine import tree
 from assembler.engine.assemble import assemble
-from assembler.engine.library import Library
+from assembler.engine.library import Library, default_library
 from assembler.source.folder import DirectorySource
 
 
@@ -27,9 +27,15 @@ class Assembled:
     warnings: tuple[Diagnostic, ...]
 
 
-def check_source(source, final: bool = False) -> Validation:
+def defined_terms(library: Library | None = None) -> frozenset[str]:
+    """The terms the clause library defines, for the prose checks of validation."""
+    library = library or default_library()
+    return frozenset(term for clause in library.clauses.values() for term, _ in clause.defines)
+
+
+def check_source(source, final: bool = False, library: Library | None = None) -> Validation:
     """Validate ``source``; for a final build (asked for, or status: final) through the gate's first rows."""
-    validation = validate_source(source)
+    validation = validate_source(source, defined_terms(library))
     return gate.gate_validation(validation) if gate.is_final(validation, final) else validation
 
 
@@ -41,7 +47,7 @@ def check_path(path: str) -> list[Diagnostic]:
 def assemble_source(source, final: bool = False, schedule: str = "", compliance_annex: bool = False,
                     library: Library | None = None) -> Assembled:
     """Validate and assemble; raise ValidationFailed/BuildError/UsageError with every finding."""
-    validation = check_source(source, final)
+    validation = check_source(source, final, library)
     if validation.errors or validation.agreement is None:
         raise ValidationFailed(validation.errors or list(validation.diagnostics))
     agreement = validation.agreement
