@@ -244,7 +244,15 @@ def bodies_meet_as_often_as_they_act(ctx: Context):
     bodies = _bodies(ctx)
     frequencies = ", ".join(wording()["body_frequency"])
     for doc in ctx.schedules:
-        texts = [(("management", "monitoring"), doc.data.get("management", {}).get("monitoring"))]
+        monitoring = doc.data.get("management", {}).get("monitoring")
+        for i, item in enumerate(monitoring if isinstance(monitoring, list) else []):
+            body = bodies.get(item["to"])
+            if body and _too_often(body, wording()["report_every"][item["every"]]):
+                yield _at(doc, ("management", "monitoring", i, "every"), "S75-MEETS",
+                          f"the {body['name']} is to receive a report every {item['every'].replace('_', ' ')}, but it "
+                          f"meets {body['frequency']}", f"set the body's frequency: ({frequencies}) to match, or "
+                          "report to it as often as it meets", level=WARNING)
+        texts = [(("management", "monitoring"), monitoring)]
         texts += [(("duration", "review"), doc.data.get("duration", {}).get("review"))]
         for path, text in texts:
             if not isinstance(text, str):
@@ -275,6 +283,16 @@ def delegation_is_granted(ctx: Context):
     bodies = _bodies(ctx)
     phrases = wording()["delegation_phrases"]
     for doc in ctx.schedules:
+        variation = doc.data.get("contributions", {}).get("variation")
+        for field in ("agreed_by", "moves_between_lines_by"):
+            key = variation.get(field) if isinstance(variation, dict) else None
+            body = bodies.get(key)
+            if body is not None and not body.get("delegated_authority"):
+                yield _at(doc, ("contributions", "variation", field), "S75-DELEGATION",
+                          f"the {body['name']} is to decide on contributions ({field}), but its terms of reference "
+                          "delegate nothing to it",
+                          f"list what it may decide under delegated_authority: for body '{key}' in agreement.yaml, "
+                          "or leave the decision to the partners", level=WARNING)
         for path, text in strings(doc.data):
             for offset, sentence in _sentences(text):
                 for position, phrase in found(phrases, sentence)[:1]:

@@ -29,14 +29,20 @@ _WORD = re.compile(r"(?<![\w'\u2019])[A-Za-z][\w'\u2019-]*")
 _CONNECTORS = {"of", "and", "for", "the", "in", "on", "to"}
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$|^\s*$|[(\u201c\"]\s*$")
 _CITATION = re.compile(r"^\s+(\d{4}|\(|No\b)")  # "Care Act 2014", "Regulations (SI ...)"
+_CODE = re.compile(r"^[a-z0-9_-]+$")  # a key or an enum value (pooled_fund), never prose
 _CITED = {"Act", "Regulations", "Order", "Rules", "Directions", "Guidance"}
+
+
+def field(path: tuple) -> str:
+    """The name of the field a value is in: ("lines", 0, "name") -> "name"; a list item -> the list's name."""
+    return next((part for part in reversed(path) if isinstance(part, str)), "")
 
 
 def prose(doc: YamlFile) -> Iterator[tuple[tuple, str]]:
     """Every free-text value of a file with its path: names, posts, codes and dates are left out."""
     skip = set(wording()["not_prose"])
     for path, text in strings(doc.data):
-        if not any(isinstance(part, str) and part in skip for part in path):
+        if field(path) not in skip and not _CODE.match(text):
             yield path, text
 
 
@@ -71,9 +77,8 @@ def agreement_terms(framework: YamlFile, schedules: Iterable[YamlFile], defined:
     names = set(defined) | {t + "s" for t in defined} | set(_law_names()) | set(wording()["proper_nouns"])
     for doc in (framework, *schedules):
         for path, text in strings(doc.data):
-            if any(isinstance(part, str) and part in ("name", "short_name", "role", "deputy", "title", "body",
-                                                       "notices_to", "approved_by", "reviewed_by", "reports_to",
-                                                       "pass_through_to", "who") for part in path):
+            if field(path) in ("name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",
+                               "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to"):
                 names.add(text.removeprefix("the ").strip())
     phrases, whole = set(), set()
     for name in names:
@@ -206,7 +211,7 @@ class Period:
 def periods(doc: YamlFile) -> Iterator[Period]:
     """Each time limit written in the prose; results and metric names ("at home 91 days after discharge") are not limits."""
     for path, text in prose(doc):
-        if any(isinstance(part, str) and part in wording()["not_periods"] for part in path):
+        if field(path) in wording()["not_periods"]:
             continue
         for m in _period().finditer(text):
             qualifier = (m.group(2) or "").strip(" -").lower()
