@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from assembler.check.requirements import pending_reason
 from assembler.check.rules import Context, _at, rule
 from assembler.diagnostics import WARNING
 from assembler.model import COUNCIL_KINDS, NHS_KINDS, agreement_end, parse_date
@@ -197,8 +198,8 @@ def pool_manager_sits_for_the_host(ctx: Context):
     for doc in ctx.schedules:
         management = doc.data.get("management", {})
         manager, host = management.get("pool_manager", {}), management.get("host_partner")
-        if not manager or host not in parties:
-            continue
+        if not manager or host not in parties or pending_reason(manager["role"]):
+            continue  # a post still tbc matches every other post still tbc
         for b, body in enumerate(ctx.data["governance"]["bodies"]):
             for m, member in enumerate(body["members"]):
                 if _same_post(member["role"], manager["role"]) and member["party"] != host \
