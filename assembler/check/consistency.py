@@ -20,7 +20,7 @@ import yaml
 from assembler.check.requirements import pending_reason
 from assembler.check.rules import Context, _at, rule
 from assembler.diagnostics import WARNING
-from assembler.model import COUNCIL_KINDS, NHS_KINDS, agreement_end, parse_date
+from assembler.model import agreement_end, parse_date
 from assembler.resources import data_file
 
 
@@ -148,39 +148,6 @@ def risk_override_differs(ctx: Context):
             yield _at(doc, ("risk_share",), "S75-RISK-OVERRIDE",
                       f"the scheme's risk share is the same as the agreement's ({framework['model']}), so it "
                       "overrides nothing", "remove risk_share: from the schedule", level=WARNING, key=True)
-
-
-def _side(kind: str) -> str:
-    return "NHS" if kind in NHS_KINDS else "council" if kind in COUNCIL_KINDS else ""
-
-
-@rule
-def funder_bears_what_it_controls(ctx: Context):
-    """Under own_overspend a partner bears the overspend on what it funds: warn where the other side spends it.
-
-    Who spends a line is the line's lead, else the scheme's lead commissioner;
-    where neither is named the schema cannot tell, and nothing is said.
-    """
-    parties = ctx.parties
-    for doc in _schemes(ctx):
-        share = doc.data.get("risk_share", ctx.data["finance"]["risk_share"])
-        if share["model"] != "own_overspend":
-            continue
-        scheme_lead = doc.data.get("lead_commissioning", {}).get("lead")
-        for n, line in enumerate(doc.data.get("lines", [])):
-            spender = line.get("lead", scheme_lead)
-            if spender not in parties:
-                continue
-            funders = {key for amounts in line["contributions"].values() for key in amounts if key in parties}
-            for funder in sorted(funders):
-                if _side(parties[funder]["kind"]) != _side(parties[spender]["kind"]):
-                    where = ("lines", n, "lead") if "lead" in line else ("lines", n, "name")
-                    yield _at(doc, where, "S75-RISK-CONTROL",
-                              f"'{line['name']}' is funded by {parties[funder]['short_name']} but spent by "
-                              f"{parties[spender]['short_name']}, and under own_overspend the funder bears an "
-                              "overspend it does not control",
-                              "give the scheme a risk_share: that follows control (e.g. proportional with a cap), "
-                              "or have the spending partner fund the line", level=WARNING)
 
 
 # --- governance -------------------------------------------------------------------
