@@ -215,6 +215,9 @@ COMPUTED = {
                  "start", "end", "years",
                  "effective_risk_share", "effective_underspend", "body", "capital_lines", "money",
                  "grand_total"),
+    "money year": ("year", "rows", "partner_totals", "revenue_total", "capital_total", "total"),
+    "money row": ("name", "type", "amounts", "total"),
+    "Money": ("amount", "is_tbc"),
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assembler.build import gate
-from assembler.build.compliance import compliance_rows, compliance_blocks
+from assembler.build.compliance import compliance_rows, compliance_section
 from assembler.check.validate import Validation, validate_source
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, UsageError, ValidationFailed
 from assembler.engine import tree
@@ -57,8 +57,8 @@ def assemble_source(source, final: bool = False, schedule: str = "", compliance_
     final = gate.is_final(validation, final)
     document, warnings = assemble(agreement, library=library, only_schedule=schedule)
     if compliance_annex and not final:
-        annex = compliance_blocks(compliance_rows(validation, document))
-        document, warnings = assemble(agreement, library=library, only_schedule=schedule, compliance_annex=annex)
+        # The annex comes last and holds no numbers, terms or references: it is added to the assembled document.
+        document.sections.append(compliance_section(compliance_rows(validation, document)))
     if final:
         problems = gate.gate_document(validation, document)
         if problems:

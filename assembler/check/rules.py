@@ -606,8 +606,10 @@ def governance_bodies_have_voting_members(ctx: Context):
 
 @rule
 def better_care_fund_is_pooled(ctx: Context):
+    """Arrangements that leave out pooled_fund; with no arrangements at all, the requirement row (same code) reports it."""
     for doc in ctx.schedules:
-        if doc.data.get("better_care_fund") and "pooled_fund" not in doc.data.get("arrangements", []):
+        arrangements = doc.data.get("arrangements") or []
+        if doc.data.get("better_care_fund") and arrangements and "pooled_fund" not in arrangements:
             yield _at(doc, ("arrangements",), "S75-BCF",
                       "a Better Care Fund schedule must be a pooled fund: the NHS money may only be paid into a fund pooled under section 75(2)(a) (s223GA NHS Act 2006)",
                       "add pooled_fund to arrangements:", key=True)

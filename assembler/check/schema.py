@@ -251,6 +251,22 @@ def _is_money(schema: dict) -> bool:
     )
 
 
+def property_names(name: str) -> set[str]:
+    """Every property name anywhere in the schema ``name``: the fields its YAML may carry."""
+    return _properties(load_schema(name))
+
+
+def _properties(schema) -> set[str]:
+    schema = _resolve(schema)
+    names = set(schema.get("properties", {}))
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            names |= _properties(schema[key])
+    for sub in list(schema.get("properties", {}).values()) + schema.get("anyOf", []) + schema.get("oneOf", []):
+        names |= _properties(sub)
+    return names
+
+
 def _resolve(schema):
     """Follow a $ref into common.schema.json (one level is all we use)."""
     followed = _follow(schema["$ref"]) if isinstance(schema, dict) and "$ref" in schema else None
