@@ -148,3 +148,11 @@ def test_empty_means_none_in_a_deputy_or_email_column(base_copy):
     blanks = {(t.columns[c], row[0]) for t in tables for row in t.rows for c, cell in enumerate(row) if not cell.strip()}
     assert {("Deputy", "Director of Operations"), ("Email", "Northbridge Community Health NHS Trust")} <= blanks
     assert empty_cells(document) == [] and placeholders(document) == []
+
+
+def test_a_final_build_of_an_agreement_that_does_not_load_reports_the_load_error(base_copy, capsys, monkeypatch,
+                                                                                   tmp_path):
+    """The gate reads the status of an agreement.yaml that may not have loaded: no crash, the real error."""
+    (base_copy / "agreement.yaml").write_text("title: [unclosed\n", encoding="utf-8")
+    code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(tmp_path / "x.docx"))
+    assert code == 1 and "error [S75-YAML]" in out and "S75-INTERNAL" not in out
