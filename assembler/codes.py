@@ -1,4 +1,4 @@
-"""The registry of diagnostic codes (data/codes.yaml): each code once, with what it means.
+"""The registry of diagnostic codes (data/codes.yaml and the requirement table): each code once, with what it means.
 
 A code is a promise to users and their scripts: stable, and one per duty.
 tests/test_codes.py checks that every code raised in assembler/ is here and
@@ -15,6 +15,8 @@ import yaml
 
 from assembler.resources import data_file
 
+REQUIREMENTS_DOCS = "assembler/data/requirements.yaml"
+
 
 @dataclass(frozen=True)
 class Code:
@@ -26,8 +28,13 @@ class Code:
 
 @lru_cache(maxsize=None)
 def codes() -> dict[str, Code]:
+    """codes.yaml's codes, then each requirement row's code (its regulation and wording as meaning)."""
     rows = yaml.safe_load(data_file("codes.yaml").read_text(encoding="utf-8"))
-    return {row["code"]: Code(row["code"], row["stage"], row["meaning"], row["docs"]) for row in rows}
+    found = {row["code"]: Code(row["code"], row["stage"], row["meaning"], row["docs"]) for row in rows}
+    for row in yaml.safe_load(data_file("requirements.yaml").read_text(encoding="utf-8")):
+        meaning = f"{row['regulation']} is not met: {row['requirement'][0].lower()}{row['requirement'][1:]}"
+        found.setdefault(row["code"], Code(row["code"], "check", meaning, REQUIREMENTS_DOCS))
+    return found
 
 
 def readme_table() -> str:

@@ -6,7 +6,7 @@ agreement directory into a model plus its diagnostics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from assembler.diagnostics import ERROR, WARNING, Diagnostic, sorted_diagnostics
 from assembler.source.folder import AgreementFiles, load_agreement

@@ -335,7 +335,6 @@ FILTERS: tuple[Filter, ...] = (
     Filter("lower_first", "\"The Council\" -> \"the Council\" (\"NHS England\" stays)", _lower_first),
     Filter("sentence", "ends the value with a full stop if it has none", _sentence),
 )
-FILTER_NAMES = {f.name: f for f in FILTERS}
 
 
 def _law_day(context):

@@ -136,10 +136,6 @@ def diff_parts(old: Sequence[tree.Inline], new: Sequence[tree.Inline]) -> list[t
     return _merge_text(out)
 
 
-def _whole_parts(parts: Sequence[tree.Inline], mode: str) -> list[tree.Inline]:
-    return [tree.Text(INS if mode == "ins" else DEL)] + list(parts) + [tree.Text(END)] if parts else []
-
-
 # --- blocks --------------------------------------------------------------------------
 
 

@@ -21,7 +21,9 @@ from pathlib import Path, PurePosixPath
 
 from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location, UsageError
 from assembler.source.yamlfile import MAX_BYTES, size_diagnostics
-from assembler.source.folder import AGREEMENT_LAYOUT, FRAMEWORK, SCHEDULES, DirectorySource, is_schedule_name
+from assembler.source.folder import (
+    AGREEMENT_LAYOUT, FRAMEWORK, SCHEDULES, DirectorySource, is_schedule_name, load_error,
+)
 
 GIT_TIMEOUT = 60
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -31,10 +33,6 @@ _SUBMODULE_MODE = "160000"
 
 def _usage(where: str, code: str, message: str, hint: str = "") -> UsageError:
     return UsageError(Diagnostic(Location(where), ERROR, code, message, hint))
-
-
-def _load_error(where: str, code: str, message: str, hint: str = "") -> LoadError:
-    return LoadError(Diagnostic(Location(where), ERROR, code, message, hint))
 
 
 def run_git(args: list[str], cwd: str | os.PathLike | None = None, where: str = "<git>") -> subprocess.CompletedProcess:
@@ -106,7 +104,7 @@ class GitSource:
         # --full-tree: from a subdirectory, ls-tree would list only what lies under it
         done = run_git(["ls-tree", "--full-tree", "-z", "-l", self._object(*parts)], self.cwd, where)
         if done.returncode != 0:
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}",
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}",
                               "check the path: after REV: it is relative to the top of the repository "
                               "(start it with ./ to make it relative to the current directory)")
         entries = {}
@@ -126,11 +124,11 @@ class GitSource:
             where = self._shown()
             kind = run_git(["cat-file", "-t", self._object()], self.cwd, where)
             if kind.returncode != 0:
-                raise _load_error(where, "S75-NOTFOUND",
+                raise load_error(where, "S75-NOTFOUND",
                                   f"the agreement directory '{self.path or '.'}' does not exist at revision {self.rev}",
                                   AGREEMENT_LAYOUT)
             if kind.stdout.strip() != b"tree":
-                raise _load_error(where, "S75-PATH", f"'{where}' is a file, not an agreement directory",
+                raise load_error(where, "S75-PATH", f"'{where}' is a file, not an agreement directory",
                                   AGREEMENT_LAYOUT)
             self._listing = self._tree()
         return self._listing
@@ -138,16 +136,16 @@ class GitSource:
     def _blob(self, entry: tuple[str, str, str, int], where: str) -> bytes:
         mode, kind, oid, size = entry
         if mode == _SYMLINK_MODE:
-            raise _load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
+            raise load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
                               "commit the real file into the agreement directory")
         if kind != "blob":
-            raise _load_error(where, "S75-PATH", f"'{where}' is a directory, not a YAML file",
+            raise load_error(where, "S75-PATH", f"'{where}' is a directory, not a YAML file",
                               "rename or remove the directory")
         if size > MAX_BYTES:  # reported with the blob's real size, and never read
             raise LoadError(size_diagnostics(where, size))
         done = run_git(["cat-file", "blob", oid], self.cwd, where)
         if done.returncode != 0:
-            raise _load_error(where, "S75-READ", f"'{where}' cannot be read from git: "
+            raise load_error(where, "S75-READ", f"'{where}' cannot be read from git: "
                               f"{done.stderr.decode('utf-8', 'replace').strip()}")
         return done.stdout
 
@@ -158,7 +156,7 @@ class GitSource:
         where = self._shown(FRAMEWORK)
         if FRAMEWORK not in entries:
             alternative = " (rename agreement.yml to agreement.yaml)" if "agreement.yml" in entries else ""
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' is missing{alternative}", AGREEMENT_LAYOUT)
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' is missing{alternative}", AGREEMENT_LAYOUT)
         return self._blob(entries[FRAMEWORK], where)
 
     def list_schedules(self) -> list[str]:
@@ -168,19 +166,19 @@ class GitSource:
             return []
         mode, kind, _, _ = entries[SCHEDULES]
         if mode == _SYMLINK_MODE:
-            raise _load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
+            raise load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
                               "commit the real directory into the agreement directory")
         if kind != "tree" or mode == _SUBMODULE_MODE:
-            raise _load_error(where, "S75-PATH", f"'{where}' is a file; it must be a directory of YAML files")
+            raise load_error(where, "S75-PATH", f"'{where}' is a file; it must be a directory of YAML files")
         return sorted(name for name in self._tree(SCHEDULES) if is_schedule_name(name))
 
     def read_schedule(self, name: str) -> bytes:
         where = self._shown(SCHEDULES, name)
         if name in ("", ".", "..") or "/" in name or "\\" in name:
-            raise _load_error(where, "S75-PATH", f"'{name}' is not a schedule file name")
+            raise load_error(where, "S75-PATH", f"'{name}' is not a schedule file name")
         entries = self._tree(SCHEDULES) if SCHEDULES in self._root() else {}
         if name not in entries:
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}")
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}")
         return self._blob(entries[name], where)
 
 

@@ -16,38 +16,18 @@ so a "billion laughs" document costs nothing.
 from __future__ import annotations
 
 import bisect
-import os
 import re
-import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Protocol, Union
+from typing import Iterable, Mapping, Union
 
 import yaml
 
-from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location
+from assembler.codes import codes
+from assembler.diagnostics import ERROR, Diagnostic, Location
 
-# --- the codes this module reports (data, so docs and tests can list them) --
-
-CODES: dict[str, str] = {
-    "S75-SIZE": "file larger than the 2 MiB limit",
-    "S75-ENCODING": "file is not UTF-8 (bad byte, or saved as UTF-16/UTF-32)",
-    "S75-BOM": "file starts with a UTF-8 byte order mark",
-    "S75-CONTROL": "control or other invisible character not allowed in text (NUL, vertical tab...)",
-    "S75-TAB": "tab where YAML needs spaces",
-    "S75-YAML": "YAML syntax error",
-    "S75-EMPTY": "file is empty or holds only comments",
-    "S75-MULTIDOC": "more than one YAML document in a file",
-    "S75-DEPTH": "nesting deeper than 50 levels",
-    "S75-ALIAS": "YAML anchor (&) or alias (*) used",
-    "S75-TAG": "explicit YAML tag (!!...) that is not a plain type, or a value it cannot read",
-    "S75-DUPKEY": "the same key twice in one mapping",
-    "S75-KEY": "mapping key that is not text (a number, true/false, a list, '<<'...)",
-    "S75-NUMBER": "a number written with underscores, in hexadecimal, octal or binary, or with a leading zero",
-    "S75-NOTFOUND": "agreement directory or agreement.yaml missing",
-    "S75-PATH": "a file that is a symlink, a directory, outside the agreement, or not a regular file",
-    "S75-READ": "a file that exists but cannot be read (permission, I/O)",
-}
+# The codes this stage reports, with their meanings, from the one registry (data/codes.yaml).
+CODES: dict[str, str] = {c.code: c.meaning for c in codes().values() if c.stage == "source"}
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 50
