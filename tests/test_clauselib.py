@@ -58,8 +58,7 @@ def test_every_data_name_exists_in_the_model(clause):
 
 @pytest.mark.parametrize("clause", CLAUSES, ids=lambda c: c.key)
 def test_conditions_and_blocks_are_in_the_language_and_scope_where_the_outline_uses_them(clause):
-    scopes = clause_scopes(LIBRARY.outline, clause.key)
-    assert scopes, f"{clause.path}: the outline does not use this clause"
+    scopes = clause_scopes(LIBRARY.outline, clause.key)  # empty for a clause rendered outside the outline (the deed)
     for written in clause.applies:
         condition = CONDITION_NAMES[condition_name(written)]
         assert condition.name == "always" or set(scopes) == {condition.scope}, f"{clause.path}: {written} in {scopes}"
