@@ -37,6 +37,7 @@ class Condition:
     scope: str  # BODY or SCHEDULE: what ``holds`` is asked about
     meaning: str
     holds: Callable[[Record], bool]
+    reads: tuple[str, ...] = ()  # the model values it reads, as a clause's needs: names them
 
 
 def _arrangements(schedule) -> tuple:
@@ -117,7 +118,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("has_performance", SCHEDULE, "this schedule has performance measures", lambda s: bool(s.get("performance"))),
     Condition("has_sign_off", SCHEDULE, "this schedule is signed off by named officers", lambda s: bool(s.get("sign_off"))),
     Condition("mental_health_aftercare", SCHEDULE, "the scheme covers after-care under section 117 of the Mental Health Act 1983",
-              lambda s: bool(s.get("mental_health_aftercare", False))),
+              lambda s: bool(s.get("mental_health_aftercare", False)), ("schedule.mental_health_aftercare",)),
 )
 CONDITION_NAMES = {c.name: c for c in CONDITIONS}
 
@@ -361,6 +362,7 @@ class Function:
     name: str
     meaning: str
     function: Callable[..., Any]
+    reads: tuple[str, ...] = ("agreement.law_date",)  # the model values it reads, as a clause's needs: names them
 
 
 # The functions a clause may call: the law of the agreement's date (assembler/data/law.yaml).

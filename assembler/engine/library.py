@@ -271,6 +271,13 @@ def _check_needs(env: SandboxedEnvironment, clause: Clause, scopes: dict[str, se
         match = BLOCK_LINE.match(line.strip())
         if match and match.group(1) in BLOCK_NAMES:
             read |= {tuple(path.split(".")) for path in BLOCK_NAMES[match.group(1)].reads}
+    for written in clause.applies:  # a condition reads what it tests
+        condition = CONDITION_NAMES.get(condition_name(str(written)))
+        read |= {tuple(path.split(".")) for path in (condition.reads if condition else ())}
+    for source, _ in _sources(clause):  # so does a function the clause calls
+        for call in env.parse(source).find_all(nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name in FUNCTION_NAMES:
+                read |= {tuple(path.split(".")) for path in FUNCTION_NAMES[call.node.name].reads}
     for i, need in enumerate(clause.needs):
         parts = str(need).split(".")
         if parts[0] not in visible:
