@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from assembler.build.pipeline import assemble_source
 from assembler.engine import tree
-from assembler.engine.number import number_section
+from assembler.engine.number import letter, number_section, roman
 from assembler.source.folder import DirectorySource
 from tests.conftest import BASE, EXAMPLES
 
@@ -97,3 +97,16 @@ def test_every_example_is_numbered_as_the_independent_count_says():
             paras = [b for b in section.blocks if isinstance(b, tree.Para)]
             got = [(p.number, p.full_number) for p in paras]
             assert got == expected([p.level for p in paras]), f"{folder.name}: {section.title}"
+
+
+# Roman numerals written out by hand, as Word's lowerRoman shows them.
+KNOWN_ROMAN = {1: "i", 3: "iii", 4: "iv", 5: "v", 6: "vi", 8: "viii", 9: "ix", 10: "x", 11: "xi", 14: "xiv",
+               19: "xix", 39: "xxxix", 40: "xl", 41: "xli", 49: "xlix", 50: "l", 51: "li", 89: "lxxxix",
+               90: "xc", 91: "xci", 99: "xcix", 100: "c", 101: "ci", 399: "cccxcix", 400: "cd", 401: "cdi",
+               499: "cdxcix", 500: "d", 501: "di", 899: "dcccxcix", 900: "cm", 901: "cmi", 999: "cmxcix",
+               1000: "m", 1001: "mi", 1994: "mcmxciv", 2024: "mmxxiv", 3999: "mmmcmxcix"}
+
+
+def test_roman_numerals_at_every_boundary():
+    assert {n: roman(n) for n in KNOWN_ROMAN} == KNOWN_ROMAN
+    assert [letter(n) for n in (1, 2, 26, 27, 28, 52, 53)] == ["a", "b", "z", "aa", "bb", "zz", "aaa"]
