@@ -156,3 +156,12 @@ def test_a_final_build_of_an_agreement_that_does_not_load_reports_the_load_error
     (base_copy / "agreement.yaml").write_text("title: [unclosed\n", encoding="utf-8")
     code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(tmp_path / "x.docx"))
     assert code == 1 and "error [S75-YAML]" in out and "S75-INTERNAL" not in out
+
+
+def test_a_final_build_keeps_the_validation_errors(base_copy, capsys, monkeypatch, tmp_path):
+    """The gate turns warnings into errors; it must not drop the errors there already were."""
+    _final(base_copy)
+    edit(base_copy / "schedules" / "pool.yaml", "  host_partner: council", "  host_partner: nobody")
+    target = tmp_path / "x.docx"
+    code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(target))
+    assert code == 1 and "error [S75-PARTYREF]" in out and not target.exists()
