@@ -24,9 +24,11 @@ TBC = None
 
 
 def _amount(cell: str) -> Decimal | None:
-    """"£1,300,000" -> 1300000; "-£5.50" -> -5.50; "TBC" -> None."""
+    """"£1,300,000" -> 1300000; "-£5.50" -> -5.50; "–" (nil) -> 0; "TBC" -> None."""
     if cell == "TBC":
         return TBC
+    if cell == "\u2013":
+        return Decimal(0)
     match = re.fullmatch(r"(-?)£([\d,]+(?:\.\d\d)?)", cell)
     assert match, f"not an amount: {cell!r}"
     return Decimal(match.group(2).replace(",", "")) * (-1 if match.group(1) else 1)
@@ -93,11 +95,15 @@ def test_partner_totals_tables_add_up(folder):
         for table in tables[data["key"]]:
             if table.columns[0] != "Financial year":
                 continue
-            for row in table.rows:
+            years = [row for row in table.rows if " to " not in row[0]]
+            for row in years:
                 year, figures = row[0], [_amount(c) for c in row[1:]]
                 want = [_sum(_yaml_amount(line["contributions"][year].get(p, 0)) for line in data["lines"]
                              if year in line.get("contributions", {})) for p in data["partners"]]
                 assert figures == want + [_sum(want)], (data["key"], year)
+            for row in table.rows[len(years):]:  # the whole-term row: each column's years added up
+                columns = [[_amount(r[c]) for r in years] for c in range(1, len(row))]
+                assert [_amount(c) for c in row[1:]] == [_sum(col) for col in columns], (data["key"], row[0])
 
 
 def test_the_base_agreement_has_a_revenue_and_a_capital_total():
