@@ -50,11 +50,16 @@ def _warnings(validation: Validation, _document) -> list[Diagnostic]:
             for d in validation.warnings if d.code != "S75-TBC"]
 
 
-def _open_blanks(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+def _in_document(validation: Validation, code: str, message: str, hint: str, found: list[str]) -> list[Diagnostic]:
+    """One error per thing found in the drafted text, at the agreement (the text has no YAML line of its own)."""
     where = Location(str(validation.files.framework.display))
-    return [Diagnostic(where, ERROR, "S75-BLANK", f"a final document cannot contain the blank '{label}'",
-                       "complete it in the YAML (or the clause) before the final build")
-            for label in sorted(set(open_blanks(document)))]
+    return [Diagnostic(where, ERROR, code, message.format(item), hint) for item in found]
+
+
+def _open_blanks(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+    return _in_document(validation, "S75-BLANK", "a final document cannot contain the blank '{}'",
+                        "complete it in the YAML (or the clause) before the final build",
+                        sorted(set(open_blanks(document))))
 
 
 def open_blanks(document: tree.Document) -> list[str]:
@@ -71,10 +76,8 @@ PLACEHOLDER = "\u25cf"  # the black circle of a "[●]" drafting placeholder
 
 
 def _empty_cells(validation: Validation, document: tree.Document) -> list[Diagnostic]:
-    where = Location(str(validation.files.framework.display))
-    return [Diagnostic(where, ERROR, "S75-EMPTY-CELL", f"a final document cannot have an empty cell: {what}",
-                       "fill it in the YAML (e.g. the measure's target:), or remove the row")
-            for what in empty_cells(document)]
+    return _in_document(validation, "S75-EMPTY-CELL", "a final document cannot have an empty cell: {}",
+                        "fill it in the YAML (e.g. the measure's target:), or remove the row", empty_cells(document))
 
 
 def empty_cells(document: tree.Document) -> list[str]:
@@ -95,10 +98,9 @@ def empty_cells(document: tree.Document) -> list[str]:
 
 
 def _placeholders(validation: Validation, document: tree.Document) -> list[Diagnostic]:
-    where = Location(str(validation.files.framework.display))
-    return [Diagnostic(where, ERROR, "S75-PLACEHOLDER", f"a final document cannot contain a [\u25cf] placeholder: {text}",
-                       "replace the placeholder in the YAML (or the clause) with the agreed text")
-            for text in placeholders(document)]
+    return _in_document(validation, "S75-PLACEHOLDER", "a final document cannot contain a [\u25cf] placeholder: {}",
+                        "replace the placeholder in the YAML (or the clause) with the agreed text",
+                        placeholders(document))
 
 
 def placeholders(document: tree.Document) -> list[str]:
