@@ -54,10 +54,6 @@ class Diagnostic:
         data["location"] = asdict(self.location)
         return data
 
-    @property
-    def is_error(self) -> bool:
-        return self.level == ERROR
-
 
 def sort_key(d: Diagnostic):
     return (d.location.file, d.location.line, d.location.column, d.code, d.message)

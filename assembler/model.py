@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded, localcontext
 from functools import lru_cache
 from typing import Any
 
@@ -66,13 +66,18 @@ class Money:
     def __add__(self, other: "Money") -> "Money":
         if self.is_tbc or other.is_tbc:
             return Money(None)
-        return Money(self.amount + other.amount)
+        with localcontext(EXACT):
+            return Money(self.amount + other.amount)
 
     def __str__(self) -> str:
         return format_money(self)
 
 
 ZERO = Money(Decimal(0))
+# Sums are exact or fail loudly, never rounded: Decimal's default keeps 28
+# digits, which a 29-digit total would silently lose. The schema caps an
+# amount at fifteen digits of pounds, so 60 digits holds any total of them.
+EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation, Overflow])
 
 
 def total(amounts: Iterable[Money]) -> Money:
@@ -91,7 +96,8 @@ def format_money(money: Money) -> str:
     amount = abs(amount)
     if amount == amount.to_integral_value():
         return f"{sign}£{int(amount):,}"
-    return f"{sign}£{amount.quantize(Decimal('0.01')):,}"
+    with localcontext(EXACT):
+        return f"{sign}£{amount.quantize(Decimal('0.01')):,}"
 
 
 # --- dates ----------------------------------------------------------------
@@ -209,6 +215,9 @@ COMPUTED = {
                  "start", "end", "years",
                  "effective_risk_share", "effective_underspend", "body", "capital_lines", "money",
                  "grand_total"),
+    "money year": ("year", "rows", "partner_totals", "revenue_total", "capital_total", "total"),
+    "money row": ("name", "type", "amounts", "total"),
+    "Money": ("amount", "is_tbc"),
 }
 
 

@@ -30,6 +30,7 @@ is the VmHWM of a fresh process that runs one build (Linux).
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import io
 import json
@@ -49,8 +50,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_SIZES = (1, 10, 20, 50, 200)
+SERIES_SCHEDULES = (200, 800, 2000)  # --only series: schedules, one fresh process per build
+SERIES_LINES = (1000, 4000, 10000)  # --only series: lines in one scheme
 TARGETS = {
-    "build_over_floor": 5.0,        # in-process build of the largest example, x its open-and-save floor
+    "series_2000_over_200": 11.0,   # t(2000 schedules) / t(200 schedules): linear cost
+    "series_10k_over_1k": 11.0,     # t(10,000 scheme lines) / t(1,000 scheme lines)
+    "peak_mb_2000": 1024.0,         # peak memory building 2,000 schedules
+    "build_over_floor": 3.0,        # in-process build of the largest example, x its open-and-save floor
     "help_s": 0.2,                  # s75 --help, wall
     "validate_s": 0.4,              # s75 validate of one agreement, wall
     "scaling_200_over_20": 11.0,    # t(200 schedules) / t(20 schedules)
@@ -171,6 +177,45 @@ def synthesise(example: Path, count: int, into: Path) -> Path:
             f"key: {new_key}", f"key: {new_key}\norder: {i}", 1)
         (target / "schedules" / f"{new_key}.yaml").write_text(text, encoding="utf-8")
     return target
+
+
+def synthesise_lines(example: Path, count: int, into: Path) -> Path:
+    """A copy of ``example`` whose first scheme with contribution lines has ``count`` lines.
+
+    Line i is the scheme's line (i mod n) renamed "<name> (i)"; the stated
+    totals are left out, since the lines now add up to something else.
+    """
+    import yaml
+
+    target = into / f"{example.name}-lines{count}"
+    shutil.copytree(example, target)
+    for path in sorted((target / "schedules").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        lines = data.get("lines") if isinstance(data, dict) else None
+        if not lines:
+            continue
+        data["lines"] = [dict(copy.deepcopy(lines[i % len(lines)]), name=f"{lines[i % len(lines)]['name']} ({i + 1})")
+                         for i in range(count)]  # copies: shared objects would be dumped as anchors, which s75 refuses
+        data.get("contributions", {}).pop("stated_totals", None)
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        return target
+    raise SystemExit(f"bench: no schedule of {example} has contribution lines")
+
+
+def series_section(example: Path, workdir: Path) -> dict:
+    """Build time (in a fresh process, start-up excluded) and peak memory at growing sizes."""
+    out: dict = {"example": example.name, "schedules": {}, "lines": {}}
+    for kind, sizes, make in (("schedules", SERIES_SCHEDULES, synthesise), ("lines", SERIES_LINES, synthesise_lines)):
+        for n in sizes:
+            print(f"bench: series {kind} {n} ...", file=sys.stderr, flush=True)
+            path = make(example, n, workdir / "series")
+            fresh = fresh_process(path, workdir)
+            out[kind][n] = {"build_s": fresh["build_s"], "peak_mb": fresh["peak_mb"]}
+    first, last = SERIES_SCHEDULES[0], SERIES_SCHEDULES[-1]
+    out["t_last_over_first_schedules"] = out["schedules"][last]["build_s"] / out["schedules"][first]["build_s"]
+    first, last = SERIES_LINES[0], SERIES_LINES[-1]
+    out["t_last_over_first_lines"] = out["lines"][last]["build_s"] / out["lines"][first]["build_s"]
+    return out
 
 
 def schedule_count(path: Path) -> int:
@@ -356,6 +401,12 @@ def print_report(report: dict) -> None:
             per = ", ".join(f"{n}: {ms(t / n)}" for n, t in s["per_size"].items())
             ratio = s.get("t200_over_t20")
             print(f"  {name}: ms per schedule {per}" + (f"; t(200)/t(20) = {ratio:.2f}" if ratio else ""))
+    series = report.get("series")
+    if series:
+        print(f"\nSize series from {series['example']} (one build in a fresh process; s and peak MB)")
+        for kind in ("schedules", "lines"):
+            row = ", ".join(f"{n}: {r['build_s']:.2f} s / {r['peak_mb']:.0f} MB" for n, r in series[kind].items())
+            print(f"  {kind:<9} {row}; t(last)/t(first) = {series['t_last_over_first_' + kind]:.2f}")
     cli = report.get("cli")
     if cli:
         print(f"\nEnd to end, as users run it ({cli['command']}; median s of {cli['help']['runs']} runs)")
@@ -401,6 +452,19 @@ def check_targets(report: dict) -> list[dict]:
         out.append({"target": f"s75 validate of one agreement under {TARGETS['validate_s']} s",
                     "measured": f"{worst[1]['median']:.3f} s (slowest: {worst[0]})",
                     "met": worst[1]["median"] < TARGETS["validate_s"]})
+    series = report.get("series")
+    if series:
+        last = series["schedules"][SERIES_SCHEDULES[-1]]
+        out.append({"target": f"t({SERIES_SCHEDULES[-1]} schedules)/t({SERIES_SCHEDULES[0]}) at most "
+                              f"{TARGETS['series_2000_over_200']:g}",
+                    "measured": f"{series['t_last_over_first_schedules']:.2f}",
+                    "met": series["t_last_over_first_schedules"] <= TARGETS["series_2000_over_200"]})
+        out.append({"target": f"t({SERIES_LINES[-1]} scheme lines)/t({SERIES_LINES[0]}) at most "
+                              f"{TARGETS['series_10k_over_1k']:g}",
+                    "measured": f"{series['t_last_over_first_lines']:.2f}",
+                    "met": series["t_last_over_first_lines"] <= TARGETS["series_10k_over_1k"]})
+        out.append({"target": f"peak memory at {SERIES_SCHEDULES[-1]} schedules under {TARGETS['peak_mb_2000']:g} MB",
+                    "measured": f"{last['peak_mb']:.0f} MB", "met": last["peak_mb"] < TARGETS["peak_mb_2000"]})
     for name, s in report.get("scaling", {}).items():
         if s.get("t200_over_t20") is not None:
             out.append({"target": f"{name}: t(200)/t(20) at most {TARGETS['scaling_200_over_20']:g}",
@@ -419,11 +483,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdf-runs", type=int, default=3, help="runs per PDF measurement (default 3)")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="schedule counts of the synthetic agreements (default 1,10,20,50,200)")
-    parser.add_argument("--only", choices=["inproc", "cli", "pdf"], action="append",
+    parser.add_argument("--only", choices=["inproc", "cli", "pdf", "series"], action="append",
                         help="run only these sections (repeatable)")
     parser.add_argument("--example", action="append", help="only examples whose directory name contains this")
     parser.add_argument("--synthetic-from", action="append", metavar="NAME",
                         help="make synthetic agreements only from examples whose name contains this (default: all)")
+    parser.add_argument("--series-from", default="portsmouth-bcf-2017", metavar="NAME",
+                        help="the example the size series (--only series) grows (default portsmouth-bcf-2017)")
     parser.add_argument("--quick", action="store_true", help="3 runs, sizes 1,20,200, no PDF")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json",
                         help="where to write the JSON (default benchmarks/results/latest.json)")
@@ -436,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.runs, args.sizes = 3, "1,20,200"
         args.only = args.only or ["inproc", "cli"]
-    sections = set(args.only or ["inproc", "cli", "pdf"])
+    sections = set(args.only or ["inproc", "cli", "pdf", "series"])
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     chosen = [p for p in examples() if not args.example or any(e in p.name for e in args.example)]
 
@@ -476,6 +542,11 @@ def main(argv: list[str] | None = None) -> int:
                 scaling["per_size"] = per_size
                 if 20 in per_size and 200 in per_size:
                     scaling["t200_over_t20"] = per_size[200] / per_size[20]
+        if "series" in sections:
+            source = next((p for p in examples() if args.series_from in p.name), None)
+            if source is None:
+                raise SystemExit(f"bench: no example named like {args.series_from}")
+            report["series"] = series_section(source, workdir)
         if "cli" in sections:
             print("bench: command line ...", file=sys.stderr, flush=True)
             report["cli"] = cli_section(chosen, args.runs, workdir, s75_command(args.s75))

@@ -9,9 +9,14 @@ Each example starts from one of the example agreements (agreements/*,
 tests/cases/base and the valid cases laid over it) and applies one to three
 mutations: delete a key or list item, change a value's type, swap two
 values, duplicate a schedule, damage the text (delete, repeat or swap lines,
-insert odd characters, truncate), or replace a file with a random document.
-The result goes through the loader, the validator and, when it validates,
-the assembler and the Word writer.
+insert odd characters, truncate), replace a file with a random document,
+put a huge or oddly written number where one was, or hide Unicode direction
+and format characters (raw or as escapes) in a value. The result goes
+through the loader, the validator and, when it validates, the assembler and
+the Word writer. One example in seven is instead a .docx s75 built with one
+part made hostile (list numbers of 10**12, non-numeric levels, entities,
+300,000-deep nesting, random bytes, a zip bomb's recorded size, the package
+cut short), given to textconv and the package checks.
 
 The only exception allowed to escape is the project's own S75Error, and
 every agreement that validates must build. The report counts the examples
@@ -28,11 +33,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import random
+import re
 import signal
 import sys
 import time
 import traceback
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,7 +187,7 @@ def _structural(rng: random.Random, files: Files) -> str:
     name = rng.choice(sorted(files))
     try:
         data = yaml.safe_load(files[name])
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: PyYAML will not read a 5,000-digit number
         return _textual(rng, files)
     paths = _paths(data)
     if not paths:
@@ -228,7 +236,7 @@ def _duplicate_schedule(rng: random.Random, files: Files) -> str:
             if isinstance(data, dict) and isinstance(data.get("key"), str):
                 data["key"] = data["key"] + "-copy"
                 raw = dump(data)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: PyYAML will not read a 5,000-digit number
             pass
     files[new] = raw
     return f"duplicate {name} as {new}"
@@ -274,7 +282,111 @@ def _random_document(rng: random.Random, files: Files) -> str:
     return f"random {name}"
 
 
-MUTATIONS = [(_structural, 6), (_textual, 3), (_duplicate_schedule, 1), (_random_document, 1)]
+HUGE_NUMBERS = ["1" * 29, "9" * 16, "999999999999999", "1000000000000000", "1" + "0" * 5000, "1" * 120,
+                "'" + "1" * 29 + ".99'", "'999999999999999.99'", "'1000000000000000.00'", "1e999", "-1" + "0" * 40,
+                "0x20B70", "1_000", "017", "'1\n'", '"1\n"', ".inf", "12345678901234567890123456789.5"]
+UNICODE_CONTROLS = ["\u202e", "\u202d", "\u202a", "\u2066", "\u2067", "\u2068", "\u2069", "\u200b", "\u200c",
+                    "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff", "\u00ad", "\u061c", "\u180e", "\u034f",
+                    "\U000e0001", "\u2028", "\u0085"]
+
+
+def _huge_number(rng: random.Random, files: Files) -> str:
+    """Put a huge, long or oddly written number where a number (usually money) was."""
+    name = rng.choice(sorted(files))
+    text = files[name].decode("utf-8", "replace")
+    spots = [m for m in re.finditer(r"(?m)(:[ \t]+)(-?[0-9][0-9.]*)[ \t]*$", text)]
+    if not spots:
+        return _textual(rng, files)
+    spot = rng.choice(spots)
+    value = rng.choice(HUGE_NUMBERS)
+    files[name] = (text[:spot.start(2)] + value + text[spot.end(2):]).encode("utf-8")
+    return f"huge number {value[:20]!r} in {name}"
+
+
+def _unicode_control(rng: random.Random, files: Files) -> str:
+    """Put invisible direction or format characters (raw or as a YAML escape) into a name or text value."""
+    name = rng.choice(sorted(files))
+    text = files[name].decode("utf-8", "replace")
+    spots = [m for m in re.finditer(r"(?m)^([ \t-]*[A-Za-z_]+:[ \t]+)([A-Za-z][^\n#:]*)$", text)]
+    if not spots:
+        return _textual(rng, files)
+    spot = rng.choice(spots)
+    value = spot.group(2)
+    chars = "".join(rng.choice(UNICODE_CONTROLS) for _ in range(rng.randint(1, 3)))
+    at = rng.randint(0, len(value))
+    if rng.random() < 0.5:  # as escapes inside double quotes, the way a hostile file hides them
+        escapes = "".join(f"\\U{ord(c):08x}" for c in chars) if rng.random() < 0.9 else "\\U00110000"
+        new = '"' + value[:at].replace('"', "'").replace("\\", "/") + escapes + value[at:].replace('"', "'").replace("\\", "/") + '"'
+    else:
+        new = value[:at] + chars + value[at:]
+    files[name] = (text[:spot.start(2)] + new + text[spot.end(2):]).encode("utf-8", "surrogatepass")
+    return f"unicode controls {chars!r} in {name}"
+
+
+MUTATIONS = [(_structural, 6), (_textual, 3), (_duplicate_schedule, 1), (_random_document, 1), (_huge_number, 2),
+             (_unicode_control, 2)]
+
+
+# --- hostile .docx parts (for textconv, verify and a build over an existing file) ----------
+
+DOCX_PARTS = ["word/document.xml", "word/numbering.xml", "word/styles.xml", "docProps/core.xml"]
+
+
+def hostile_docx(rng: random.Random, base: bytes) -> tuple[bytes, str]:
+    """``base`` (a .docx s75 built) with one part made hostile: huge list numbers, bad levels, a
+    zip bomb's recorded size, entities, deep nesting, random bytes, or the package cut short."""
+    op = rng.randrange(8)
+    if op == 7:
+        return base[: rng.randint(0, len(base))], "truncated package"
+    out = io.BytesIO()
+    part = rng.choice(DOCX_PARTS)
+    with zipfile.ZipFile(io.BytesIO(base)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            blob = src.read(info.filename)
+            if info.filename == part:
+                blob = _hostile_part(rng, op, blob)
+            dst.writestr(info, blob)
+    data = out.getvalue()
+    if op == 6:  # a zip bomb's recorded size: claim the part unpacks to gigabytes
+        cd = data.rfind(b"PK\x01\x02")
+        data = data[: cd + 24] + (0xFFFFFFF0).to_bytes(4, "little") + data[cd + 28:]
+    return data, f"op {op} on {part}"
+
+
+def _hostile_part(rng: random.Random, op: int, blob: bytes) -> bytes:
+    if op == 0:
+        value = rng.choice([b"100000000", b"1000000000000", b"-7", b"x", b"99999999999999999999999", b""])
+        return re.sub(rb'(w:(?:start|startOverride) w:val=")[^"]*', rb"\g<1>" + value, blob)
+    if op == 1:
+        value = rng.choice([b"one", b"-1", b"9", b"99999999999", b"", b"1.5"])
+        return re.sub(rb'(w:ilvl(?: w:val)?=")[^"]*', rb"\g<1>" + value, blob)
+    if op == 2:
+        return (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+                + blob.split(b"?>", 1)[-1].replace(b"<w:t>", b"<w:t>&b;", 5))
+    if op == 3:
+        depth = rng.choice([100, 10_000, 300_000])
+        return blob.replace(b"</w:body>", b"<w:p>" * depth + b"</w:p>" * depth + b"</w:body>", 1)
+    if op == 4:
+        at = rng.randint(0, len(blob))
+        return blob[:at] + bytes(rng.randrange(256) for _ in range(rng.randint(1, 50))) + blob[at:]
+    if op == 5:
+        return re.sub(rb'w:numFmt w:val="[^"]*"', rb'w:numFmt w:val="' +
+                      rng.choice([b"upperRoman", b"lowerLetter", b"bullet", b"none", b"x"]) + b'"', blob)
+    return blob
+
+
+def check_docx(data: bytes) -> str:
+    """textconv and the package checks on a hostile .docx: S75Error is the only failure allowed."""
+    from assembler.word.read import open_package, textconv
+
+    try:
+        text = textconv(data, "<fuzz.docx>")
+        open_package(data).close()
+    except S75Error:
+        return "invalid"
+    if len(text) > 50 * len(data) + 1_000_000:
+        raise AssertionError(f"textconv printed {len(text):,} characters for a {len(data):,}-byte document")
+    return "read"
 
 
 def mutate(rng: random.Random, files: Files, count: int | None = None) -> tuple[Files, list[str]]:
@@ -360,6 +472,22 @@ def pick_library():
         return load_library(ROOT / "tests" / "fixtures" / "library"), note
 
 
+DOCX_SHARE = 0.15  # of examples that are a hostile .docx rather than a mutated agreement
+
+
+def built_seed(corpus: list[Files], library) -> bytes:
+    """A .docx s75 builds from the first seed agreement that builds (the hostile .docx family's base)."""
+    from assembler.check.validate import validate_source
+    from assembler.engine.assemble import assemble
+    from assembler.word.writer import render_docx_bytes
+
+    for files in corpus:
+        validation = validate_source(MemorySource(files))
+        if validation.agreement is not None and not validation.errors:
+            return render_docx_bytes(assemble(validation.agreement, library=library)[0])
+    raise SystemExit("fuzz: no seed agreement builds")
+
+
 # --- the long run ---------------------------------------------------------------------
 
 
@@ -368,6 +496,7 @@ class Report:
     examples: int = 0
     built: int = 0
     invalid: int = 0
+    docx: int = 0  # hostile .docx read without error (refused ones count as invalid)
     tracebacks: dict = field(default_factory=dict)  # signature -> (count, first steps, text)
     hangs: list = field(default_factory=list)
 
@@ -388,12 +517,20 @@ def run(examples: int, seconds: float, seed: int, timeout: float, out=sys.stdout
     report = Report()
     started = time.monotonic()
     print(f"fuzzing with seed {seed}, {len(corpus)} seed agreements, library {library_note}", file=out)
+    docx_seed = None
     while report.examples < examples and (seconds <= 0 or time.monotonic() - started < seconds):
-        files, steps = mutate(rng, rng.choice(corpus))
         report.examples += 1
+        as_docx = rng.random() < DOCX_SHARE
+        if as_docx:
+            if docx_seed is None:
+                docx_seed = built_seed(corpus, library)
+            data, step = hostile_docx(rng, docx_seed)
+            steps = [f"hostile docx: {step}"]
+        else:
+            files, steps = mutate(rng, rng.choice(corpus))
         try:
             with time_limit(timeout):
-                outcome = check(files, library)
+                outcome = check_docx(data) if as_docx else check(files, library)
         except Hang:
             report.hangs.append(steps)
             continue
@@ -402,6 +539,8 @@ def run(examples: int, seconds: float, seed: int, timeout: float, out=sys.stdout
             continue
         if outcome == "built":
             report.built += 1
+        elif outcome == "read":
+            report.docx += 1
         else:
             report.invalid += 1
         if report.examples % 500 == 0:
@@ -410,7 +549,7 @@ def run(examples: int, seconds: float, seed: int, timeout: float, out=sys.stdout
     elapsed = time.monotonic() - started
     tracebacks = sum(count for count, _, _ in report.tracebacks.values())
     print(f"examples run: {report.examples} in {elapsed:.0f} s ({report.built} valid and built, "
-          f"{report.invalid} refused with findings)", file=out)
+          f"{report.docx} hostile .docx read, {report.invalid} refused with findings)", file=out)
     print(f"tracebacks: {tracebacks} ({len(report.tracebacks)} distinct)", file=out)
     print(f"hangs (over {timeout:g} s): {len(report.hangs)}", file=out)
     for signature, (count, steps, text) in sorted(report.tracebacks.items()):

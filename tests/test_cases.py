@@ -189,6 +189,12 @@ def test_every_rule_code_has_a_case():
         "S75-NUMBER", "S75-DFG-SPLIT", "S75-DFG-NHS", "S75-PROVIDER", "S75-PAYMENT",
         "S75-PARTY-NAME", "S75-SUCCEEDS", "S75-BACKDATED", "S75-SUPERSEDES", "S75-SIGN-OFF",
         "S75-LAYER", "S75-LAYER-REQUIRED", "S75-LAYER-REF", "S75-LAYER-TERM",
+        # consistency (assembler/check/consistency.py)
+        "S75-POOLED-ALIGNED", "S75-HOST-POOLED", "S75-RISK-AGREE", "S75-RISK-OVERRIDE", "S75-RISK-CONTROL",
+        "S75-POOL-MANAGER-SEAT", "S75-MEETS", "S75-DELEGATION", "S75-DECISION-RULE", "S75-CONSULT-NONE",
+        "S75-ALIGNED-S75", "S75-MEASURES", "S75-TARGET", "S75-BCF-END", "S75-NOTICE", "S75-COLUMNS",
+        # defined-term discipline in free text (assembler/check/prose.py)
+        "S75-TERM-CASE", "S75-TERM-UNDEFINED", "S75-PERIOD-UNITS", "S75-PERIOD-STYLE",
     }
     requirements = yaml.safe_load(
         (Path(__file__).resolve().parents[1] / "assembler" / "data" / "requirements.yaml").read_text(encoding="utf-8")
@@ -208,7 +214,12 @@ def test_example_agreement_validates(name):
     diagnostics = validate_path(str(path))
     errors = [d for d in diagnostics if d.level == "error"]
     assert not errors, describe(errors, path)
-    if name == "southampton-bcf-2017":  # all its figures are settled; seed 004 does not say who controls each line
-        assert {d.code for d in diagnostics} == {"S75-RISK-CONTROL"}, describe(diagnostics, path)
+    if name == "southampton-bcf-2017":
+        # Seed 004 does not say who controls each line; and the defects issue 12 names, which the
+        # consistency and prose rules find until the example is fixed: lower-case defined terms and
+        # capitalised terms it does not define, a blank target.
+        known = {"S75-RISK-CONTROL", "S75-POOL-MANAGER-SEAT", "S75-DECISION-RULE", "S75-TARGET", "S75-TERM-CASE",
+                 "S75-TERM-UNDEFINED"}
+        assert {d.code for d in diagnostics} <= known, describe(diagnostics, path)
     result = run_cli(path)
     assert result.exit_code == 0, result.output

@@ -120,16 +120,16 @@ def test_the_agreement_cannot_be_ended_on_shorter_notice_than_its_longest_scheme
 def test_a_joint_committee_needs_the_2022_powers(tmp_path):
     root = tmp_path / "agreement"
     shutil.copytree(CASES / "base", root)
-    edit(root / "agreement.yaml", "      purpose: Oversees the schemes and the pooled fund.\n",
-         "      purpose: Oversees the schemes and the pooled fund.\n      status: joint_committee\n"
+    edit(root / "agreement.yaml", "      purpose: Oversees the Schemes and the Pooled Fund.\n",
+         "      purpose: Oversees the Schemes and the Pooled Fund.\n      status: joint_committee\n"
          "      delegated_authority: [Approve the annual spending plan of each pooled fund.]\n")
     assert [d.code for d in check_path(str(root)) if d.level == "error"] == ["S75-JOINT-COMMITTEE"]
     shutil.rmtree(root)
     shutil.copytree(CASES / "base", root)
     for source in (CASES / "valid" / "icb-after-2022").rglob("*.yaml"):
         shutil.copyfile(source, root / source.relative_to(CASES / "valid" / "icb-after-2022"))
-    edit(root / "agreement.yaml", "      purpose: Oversees the schemes and the pooled fund.\n",
-         "      purpose: Oversees the schemes and the pooled fund.\n      status: joint_committee\n"
+    edit(root / "agreement.yaml", "      purpose: Oversees the Schemes and the Pooled Fund.\n",
+         "      purpose: Oversees the Schemes and the Pooled Fund.\n      status: joint_committee\n"
          "      delegated_authority: [Approve the annual spending plan of each pooled fund.]\n")
     text = text_of(root)
     assert "The Joint Commissioning Board is a joint committee of the Partners" in text

@@ -12,38 +12,24 @@ import re
 import pytest
 from jinja2 import nodes
 
+from assembler.engine.language import BLOCK_NAMES, CONDITION_NAMES, condition_name
 from assembler.engine.library import (
-    BLOCK_LINE, BLOCKS, BODY_CONDITIONS, REF, SCHEDULE_CONDITIONS, TERM, ValueSlots, check_template,
-    default_library, make_environment,
+    BLOCK_LINE, REF, TERM, ValueSlots, check_clause, check_template, clause_scopes, default_library,
+    make_environment,
 )
-from assembler.law import candidates
+from assembler.check.schema import property_names
 from assembler.model import COMPUTED
 from assembler.check.requirements import requirements
-from assembler.check.schema import _resolve, load_schema
+from assembler.law import candidates
 
 LIBRARY = default_library()
 CLAUSES = sorted(LIBRARY.clauses.values(), key=lambda c: c.key)
 ENV = make_environment(ValueSlots())
 
 
-def _properties(schema) -> set[str]:
-    schema = _resolve(schema)
-    names = set(schema.get("properties", {}))
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), dict):
-            names |= _properties(schema[key])
-    for sub in schema.get("properties", {}).values():
-        names |= _properties(sub)
-    for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
-        names |= _properties(sub)
-    return names
-
-
 # Every field name the YAML may carry, plus what the model computes, plus Record/Mapping methods.
-KNOWN_NAMES = (_properties(load_schema("framework")) | _properties(load_schema("schedule"))
-               | {n for names in COMPUTED.values() for n in names}
-               | {"get", "items", "keys", "values", "year", "rows", "partner_totals", "revenue_total",
-                  "capital_total", "total", "amounts", "name", "type", "amount", "is_tbc"}
+KNOWN_NAMES = (property_names("framework") | property_names("schedule")
+               | {n for names in COMPUTED.values() for n in names} | {"get", "items", "keys", "values"}
                # Jinja's own loop variable.
                | {"index", "index0", "first", "last", "revindex", "revindex0", "length"})
 
@@ -71,14 +57,17 @@ def test_every_data_name_exists_in_the_model(clause):
 
 
 @pytest.mark.parametrize("clause", CLAUSES, ids=lambda c: c.key)
-def test_conditions_and_blocks_are_in_the_vocabulary(clause):
-    for condition in clause.applies:
-        name = condition.removeprefix("not ").strip()
-        assert name in BODY_CONDITIONS | SCHEDULE_CONDITIONS, f"{clause.path}: unknown condition {name!r}"
+def test_conditions_and_blocks_are_in_the_language_and_scope_where_the_outline_uses_them(clause):
+    scopes = clause_scopes(LIBRARY.outline, clause.key)  # empty for a clause rendered outside the outline (the deed)
+    for written in clause.applies:
+        condition = CONDITION_NAMES[condition_name(written)]
+        assert condition.name == "always" or set(scopes) == {condition.scope}, f"{clause.path}: {written} in {scopes}"
     for line in clause.body.splitlines():
         block = BLOCK_LINE.match(line.strip())
         if block:
-            assert block.group(1) in BLOCKS, f"{clause.path}: unknown block ::{block.group(1)}"
+            needs = BLOCK_NAMES[block.group(1)].needs
+            assert not needs or all(needs in names for names in scopes.values()), f"{clause.path}: ::{block.group(1)}"
+    assert check_clause(ENV, clause, scopes) == []
 
 
 def _anchors() -> set[str]:

@@ -118,7 +118,7 @@ def test_sandbox_refuses_python_internals(library, attack):
     assert all("termination" in d.message for d in caught.value.diagnostics if d.code.startswith("S75-CLAUSE"))
 
 
-HOSTILE = "{{ 7*7 }} {% if x %}x{% endif %} <w:p> ]]> & [[Agreement]] <<termination>> [__blank__] \u202ereversed\u202c 🙂"
+HOSTILE = "{{ 7*7 }} {% if x %}x{% endif %} <w:p> ]]> & [[Agreement]] <<termination>> [__blank__] \u2067isolated\u2069 🙂"
 
 
 def test_yaml_text_is_inserted_literally(base_copy):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assembler.build.gate import FINAL_CHECKS, gate_document, open_blanks
+from assembler.build.gate import FINAL_CHECKS, empty_cells, gate_document, open_blanks, placeholders
 from assembler.build.pipeline import assemble_source
 from assembler.engine import tree
 from assembler.source.folder import DirectorySource
@@ -48,12 +48,27 @@ def _blank(folder: Path) -> None:
     edit(lead, "  - name: Carers' support contract\n", "  - name: Carers' support contract\n    spent_by: council\n")
 
 
+def _empty_cell(folder: Path) -> None:
+    """A measure whose name is only spaces: the validator cannot see it, the drafted table can."""
+    _final(folder)
+    edit(folder / "schedules" / "pool.yaml", "  - measure: Older people still at home 91 days after discharge into reablement",
+         "  - measure: ' '")
+
+
+def _placeholder(folder: Path) -> None:
+    _final(folder)
+    edit(folder / "schedules" / "pool.yaml", "  staff: The Council provides the commissioning team.",
+         "  staff: The Council provides [\u25cf] staff for the commissioning team.")
+
+
 # row code -> (edit the base agreement, code reported, file:line it is reported at)
 CASES = {
     "S75-FINAL": (_status_still_draft, "S75-FINAL", "agreement.yaml:4:9"),
     "S75-TBC": (_tbc, "S75-TBC", "schedules/pool.yaml:48:18"),
     "*": (_warning, "S75-RISK-SHARE", "agreement.yaml:87:12"),
     "S75-BLANK": (_blank, "S75-BLANK", "agreement.yaml:1:1"),
+    "S75-EMPTY-CELL": (_empty_cell, "S75-EMPTY-CELL", "agreement.yaml:1:1"),
+    "S75-PLACEHOLDER": (_placeholder, "S75-PLACEHOLDER", "agreement.yaml:1:1"),
 }
 
 
@@ -114,3 +129,39 @@ def test_signing_blanks_pass_and_open_blanks_do_not(base_copy):
     found = gate_document(validation, document)
     assert [(d.code, d.level) for d in found] == [("S75-BLANK", "error")]
     assert "'aims'" in found[0].message
+
+
+def test_an_empty_target_is_refused_by_the_validator_and_by_the_table_row(base_copy):
+    """The two guards agree: S75-TARGET warns on the YAML, S75-EMPTY-CELL refuses the drafted cell."""
+    edit(base_copy / "schedules" / "pool.yaml", "    target: 85% or more each quarter\n", "")
+    assembled = assemble_source(DirectorySource(str(base_copy)))
+    assert [d.code for d in assembled.validation.warnings] == ["S75-TARGET"]
+    found = gate_document(assembled.validation, assembled.document)
+    assert [d.code for d in found] == ["S75-EMPTY-CELL"]
+    assert "the 'Target' of 'Older people still at home 91 days" in found[0].message
+
+
+def test_empty_means_none_in_a_deputy_or_email_column(base_copy):
+    """The Trust gives no email, the Director of Operations has no deputy: neither is an empty cell to refuse."""
+    document = assemble_source(DirectorySource(str(base_copy))).document
+    tables = [b for s in document.sections for b in s.blocks if isinstance(b, tree.Table)]
+    blanks = {(t.columns[c], row[0]) for t in tables for row in t.rows for c, cell in enumerate(row) if not cell.strip()}
+    assert {("Deputy", "Director of Operations"), ("Email", "Northbridge Community Health NHS Trust")} <= blanks
+    assert empty_cells(document) == [] and placeholders(document) == []
+
+
+def test_a_final_build_of_an_agreement_that_does_not_load_reports_the_load_error(base_copy, capsys, monkeypatch,
+                                                                                   tmp_path):
+    """The gate reads the status of an agreement.yaml that may not have loaded: no crash, the real error."""
+    (base_copy / "agreement.yaml").write_text("title: [unclosed\n", encoding="utf-8")
+    code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(tmp_path / "x.docx"))
+    assert code == 1 and "error [S75-YAML]" in out and "S75-INTERNAL" not in out
+
+
+def test_a_final_build_keeps_the_validation_errors(base_copy, capsys, monkeypatch, tmp_path):
+    """The gate turns warnings into errors; it must not drop the errors there already were."""
+    _final(base_copy)
+    edit(base_copy / "schedules" / "pool.yaml", "  host_partner: council", "  host_partner: nobody")
+    target = tmp_path / "x.docx"
+    code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(target))
+    assert code == 1 and "error [S75-PARTYREF]" in out and not target.exists()

@@ -240,7 +240,9 @@ HOSTILE = {
     "jinja": "{{ 7*7 }} and {% if true %}yes{% endif %} and {## note ##} {#anchor}",
     "xml": "<w:p><w:r><w:t>injected</w:t></w:r></w:p> ]]> <![CDATA[x]]> </w:t>",
     "amp": "Smith & Jones &amp; &lt; &#x41; \"quoted\" 'single'",
-    "bidi": "\u200fright-to-left mark \u202egnitirw desrever\u202c \u2067isolate\u2069",
+    # free text may hold direction marks and balanced isolates; overrides (U+202E) and any
+    # invisible character in a name are refused (S75-INVISIBLE), see tests/cases/invalid/*-bidi-*
+    "bidi": "\u200fright-to-left mark \u2067\u0645\u0631\u062d\u0628\u0627\u2069 \u2067isolate\u2069",
     "emoji": "care \U0001F3E5 and \U0001F469\u200D\u2695\uFE0F nurse \U0001F1EC\U0001F1E7",
     "markup": "[[Agreement]] <<termination>> [__blank__] <<schedule:pool>>",
     "long": LONG_WORD,
@@ -253,7 +255,7 @@ def _hostile_agreement(root: Path) -> dict[str, str]:
         "jinja": ("agreement.yaml", "  improvement: One budget", "improvement"),
         "xml": ("schedules/pool.yaml", "title: Community Equipment and Reablement", "title"),
         "amp": ("agreement.yaml", "    address: Riverside House, Quay Lane, Northbridge NB3 3CC", "address"),
-        "bidi": ("schedules/pool.yaml", "  - name: Community equipment", "line name"),
+        "bidi": ("schedules/pool.yaml", "  - More people still at home", "outcome"),
         "emoji": ("agreement.yaml", "  - Help people stay independent in their own homes.", "aim"),
         "markup": ("schedules/lead.yaml", "  - Information, advice and short breaks for carers.", "service"),
         "long": ("schedules/pool.yaml", "- Short-term reablement at home.", "service"),

@@ -197,3 +197,14 @@ def test_party_kind_labels_follow_the_date():
     for kind, row in party_kinds().items():
         for label in row["labels"]:
             assert "law" not in label or label["law"] in law.law_rows(), kind
+
+
+def test_gdpr_words_only_once_the_gdpr_applies():
+    """Words the GDPR brought (personal data breach, data protection officer) wait for it."""
+    before, _ = _text(ROOT / "agreements" / "haringey-2016")
+    after, _ = _text(SYNTHETIC_FROM)
+    before, after = re.sub(r"\s+", " ", before), re.sub(r"\s+", " ", after)
+    for words in ("personal data breach", "data protection officer", "impact assessment"):
+        assert (words in after) and (words not in before or words == "impact assessment"), words
+    assert "privacy impact assessment" in before and "data protection impact assessment" in after
+    assert "breach of security" in before and "breach of security" not in after

@@ -52,7 +52,7 @@ def test_variation_says_who_agrees_when_and_what_may_move(structured):
 
 
 def test_purpose_and_chair_are_drafted(structured):
-    assert ("The purpose of the Joint Commissioning Board is to: (a) oversee the schemes and the pooled fund; and "
+    assert ("The purpose of the Joint Commissioning Board is to: (a) oversee the Schemes and the Pooled Fund; and "
             "(b) agree changes to the schedules.") in structured
     assert ("The Joint Commissioning Board is chaired in turn by the Council's Director of Adult Services and the "
             "CCG's Chief Operating Officer, as they agree between them.") in structured

@@ -134,12 +134,11 @@ def format_json(rows: list[Row]) -> str:
                       ensure_ascii=False)
 
 
-def compliance_blocks(rows: list[Row]) -> list[tree.Block]:
+def compliance_section(rows: list[Row]) -> tree.Section:
     """The annex for a draft build: requirement, regulation, YAML, clause.
 
-    The clause numbers are those of the document being built, found by a
-    first assembly without the annex (the annex comes last, so adding it
-    changes no number before it).
+    The clause numbers are those of the document the annex is added to; it
+    comes last, so adding it changes no number before it.
     """
     intro = tree.Para([tree.Text(
         "This annex is for review only and does not form part of the Agreement. It lists each requirement "
@@ -147,4 +146,4 @@ def compliance_blocks(rows: list[Row]) -> list[tree.Block]:
     table = tree.Table(["Scope", "Regulation", "Requirement", "Met in the YAML at", "Stated in", "Status"],
                        [[r.scope, r.regulation, r.requirement, r.yaml, r.clause,
                          r.status + (f": {r.incomplete}" if r.incomplete else "")] for r in rows])
-    return [intro, table]
+    return tree.Section("annex", "Compliance with the Regulations", [intro, table], key="compliance-annex")

@@ -50,11 +50,16 @@ def _warnings(validation: Validation, _document) -> list[Diagnostic]:
             for d in validation.warnings if d.code != "S75-TBC"]
 
 
-def _open_blanks(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+def _in_document(validation: Validation, code: str, message: str, hint: str, found: list[str]) -> list[Diagnostic]:
+    """One error per thing found in the drafted text, at the agreement (the text has no YAML line of its own)."""
     where = Location(str(validation.files.framework.display))
-    return [Diagnostic(where, ERROR, "S75-BLANK", f"a final document cannot contain the blank '{label}'",
-                       "complete it in the YAML (or the clause) before the final build")
-            for label in sorted(set(open_blanks(document)))]
+    return [Diagnostic(where, ERROR, code, message.format(item), hint) for item in found]
+
+
+def _open_blanks(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+    return _in_document(validation, "S75-BLANK", "a final document cannot contain the blank '{}'",
+                        "complete it in the YAML (or the clause) before the final build",
+                        sorted(set(open_blanks(document))))
 
 
 def open_blanks(document: tree.Document) -> list[str]:
@@ -67,11 +72,64 @@ def open_blanks(document: tree.Document) -> list[str]:
     return labels
 
 
+PLACEHOLDER = "\u25cf"  # the black circle of a "[●]" drafting placeholder
+
+
+def _empty_cells(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+    return _in_document(validation, "S75-EMPTY-CELL", "a final document cannot have an empty cell: {}",
+                        "fill it in the YAML (e.g. the measure's target:), or remove the row", empty_cells(document))
+
+
+def empty_cells(document: tree.Document) -> list[str]:
+    """Where each empty table cell is: not in a total row, nor in a column where empty means "none"."""
+    found = []
+    for section in document.sections:
+        title = f"Schedule {section.number} ({section.title})" if section.kind == "schedule" else section.title
+        for block in section.blocks:
+            if not isinstance(block, tree.Table):
+                continue
+            for r, row in enumerate(block.rows):
+                if r in block.total_rows:
+                    continue
+                for c, cell in enumerate(row):
+                    if c not in block.optional_columns and not cell.strip():
+                        found.append(f"{title}, the '{block.columns[c]}' of '{row[0]}'")
+    return found
+
+
+def _placeholders(validation: Validation, document: tree.Document) -> list[Diagnostic]:
+    return _in_document(validation, "S75-PLACEHOLDER", "a final document cannot contain a [\u25cf] placeholder: {}",
+                        "replace the placeholder in the YAML (or the clause) with the agreed text",
+                        placeholders(document))
+
+
+def placeholders(document: tree.Document) -> list[str]:
+    """Each piece of drafted text (paragraph, heading or table cell) that still holds a [●], as an excerpt."""
+    texts = []
+    for section in document.sections:
+        texts.append(section.title)
+        for block in section.blocks:
+            if isinstance(block, tree.Para):
+                texts.append(block.heading)
+                texts.append("".join(p.text if isinstance(p, tree.Text) else p.shown if isinstance(p, tree.TermUse)
+                                     else "" for p in block.parts))
+            elif isinstance(block, tree.Table):
+                texts += block.columns + [cell for row in block.rows for cell in row]
+    found = []
+    for text in texts:
+        at = text.find(PLACEHOLDER)
+        if at >= 0:
+            found.append(repr(text[max(0, at - 40):at + 40].strip()))
+    return sorted(set(found))
+
+
 FINAL_CHECKS: tuple[FinalCheck, ...] = (
     FinalCheck("S75-FINAL", "an agreement whose status is still draft", BEFORE_ASSEMBLY, _status),
     FinalCheck("S75-TBC", "any value still to be confirmed (tbc)", BEFORE_ASSEMBLY, _tbc),
     FinalCheck("*", "any warning at all (each keeps its own code)", BEFORE_ASSEMBLY, _warnings),
     FinalCheck("S75-BLANK", "a blank other than those completed at signing", AFTER_ASSEMBLY, _open_blanks),
+    FinalCheck("S75-EMPTY-CELL", "an empty table cell, such as a measure with no target", AFTER_ASSEMBLY, _empty_cells),
+    FinalCheck("S75-PLACEHOLDER", "a [\u25cf] placeholder anywhere in the drafted text", AFTER_ASSEMBLY, _placeholders),
 )
 
 

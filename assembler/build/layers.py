@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assembler.check.requirements import requirements
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, LoadError, Location
-from assembler.engine.library import Clause, Library, Outline, parse_clause_text
+from assembler.engine.library import Clause, Library, Outline, clause_scopes, parse_clause_text
 from assembler.build.lint import anchors, header_line, lint_clause, references, terms_used
 from assembler.source.yamlfile import load_yaml_bytes
 
@@ -218,7 +218,6 @@ def apply_layers(base: Library, folders: list[tuple[str, object]]) -> Library:
                 clauses[clause.key] = clause
                 origins[clause.key] = folder.display
                 texts[clause.key] = text
-                problems += lint_clause(clause, text)
         if outline_raw is not None:
             loaded, found = load_yaml_bytes(outline_raw, folder.shown(LAYER_OUTLINE))
             problems += found
@@ -229,6 +228,7 @@ def apply_layers(base: Library, folders: list[tuple[str, object]]) -> Library:
         layers.append(Layer(written, folder.display, tuple(files)))
     outline = _outline(sections, base.outline)
     merged = Library(clauses, outline, base.folder, base.templates, tuple(layers), origins)
+    problems += _linted(merged, base, texts)
     if not problems:  # the whole-library checks need every file read and the outline applied
         problems += _placed(merged, base)
         problems += _references(merged, base, removed)
@@ -236,6 +236,17 @@ def apply_layers(base: Library, folders: list[tuple[str, object]]) -> Library:
     if problems:
         raise BuildError(problems)
     return merged
+
+
+def _linted(merged: Library, base: Library, texts: dict[str, str]) -> list[Diagnostic]:
+    """Each clause a layer wrote, and each built-in one its outline moved to a new kind of place, checked
+    as the built-in library is, where the merged outline uses it."""
+    problems = []
+    for key, clause in sorted(merged.clauses.items()):
+        scopes = clause_scopes(merged.outline, key)
+        if key in texts or scopes != clause_scopes(base.outline, key):
+            problems += lint_clause(merged.templates.env, clause, scopes)
+    return problems
 
 
 def _placed(merged: Library, base: Library) -> list[Diagnostic]:

@@ -1,9 +1,13 @@
-"""Static checks of clause files, without any agreement: markup, conditions, data names, terms, references.
+"""Checks of a council's layer clauses that the built-in library meets by its tests.
 
-The built-in library is held to these by its tests; a council's layer
-(:mod:`assembler.build.layers`) is held to them when an agreement loads it,
-so a mistake in house wording is found, with its file and line, before
-anything is assembled.
+The clause language itself (conditions, blocks, filters, functions and
+``needs``, each where the outline uses the clause) is checked by
+:func:`assembler.engine.library.check_clause`, the same check every
+built-in clause passes at load. What the built-in library's tests check
+with the schemas in hand (that each value a clause reads is one the model
+can have) is checked here, because a layer is only read when an agreement
+names it. The reference and term scans feed the whole-library checks in
+:mod:`assembler.build.layers`.
 """
 
 from __future__ import annotations
@@ -14,11 +18,10 @@ from functools import lru_cache
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from assembler.check.schema import _resolve, load_schema
+from assembler.check.schema import property_names
 from assembler.diagnostics import ERROR, Diagnostic, Location
 from assembler.engine.library import (
-    BLOCK_LINE, BLOCKS, BODY_CONDITIONS, MARKER_LINE, REF, SCHEDULE_CONDITIONS, TERM, Clause, ValueSlots,
-    check_template, make_environment,
+    MARKER_LINE, REF, TERM, Clause, check_clause,
 )
 from assembler.model import COMPUTED
 
@@ -31,32 +34,14 @@ MODEL_METHODS = frozenset({
 })
 
 
-def _properties(schema) -> set[str]:
-    schema = _resolve(schema)
-    names = set(schema.get("properties", {}))
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), dict):
-            names |= _properties(schema[key])
-    for sub in schema.get("properties", {}).values():
-        names |= _properties(sub)
-    for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
-        names |= _properties(sub)
-    return names
-
-
 @lru_cache(maxsize=None)
 def known_names() -> frozenset[str]:
     """Every name a clause may read: fields of either schema, computed values, record methods."""
-    return frozenset(_properties(load_schema("framework")) | _properties(load_schema("schedule"))
+    return frozenset(property_names("framework") | property_names("schedule")
                      | {n for names in COMPUTED.values() for n in names} | MODEL_METHODS)
 
 
-@lru_cache(maxsize=None)
-def _environment() -> SandboxedEnvironment:
-    return make_environment(ValueSlots())
-
-
-# The three scans below run over every clause of the merged library at each load; clauses are
+# The scans below run over every clause of the merged library at each load; clauses are
 # immutable, so each is scanned once per process.
 
 
@@ -86,40 +71,27 @@ def _error(where: Location, code: str, message: str, hint: str = "") -> Diagnost
     return Diagnostic(where, ERROR, code, message, hint)
 
 
-def lint_clause(clause: Clause, text: str) -> list[Diagnostic]:
-    """Problems of one clause file on its own: template syntax, conditions, blocks, data names."""
-    env = _environment()
-    problems = check_template(env, clause)
-    for condition in clause.applies:
-        name = condition.removeprefix("not ").strip()
-        if name not in BODY_CONDITIONS | SCHEDULE_CONDITIONS:
-            problems.append(_error(Location(str(clause.path), header_line(text, "applies"), 1), "S75-CLAUSE",
-                                   f"clause '{clause.key}' applies under an unknown condition '{name}'",
-                                   "use a condition listed in clauses/README.md"))
-    for number, line in enumerate(clause.body.split("\n"), start=1):
-        block = BLOCK_LINE.match(line.strip())
-        if block and block.group(1) not in BLOCKS:
-            problems.append(_error(clause.location(number), "S75-CLAUSE", f"unknown block ::{block.group(1)}",
-                                   "blocks: " + ", ".join(f"::{b}" for b in sorted(BLOCKS))))
+def lint_clause(env: SandboxedEnvironment, clause: Clause, scopes: dict[str, set[str]]) -> list[Diagnostic]:
+    """Problems of one layer clause: the language check of the built-in library (where the merged
+    outline uses it, ``scopes``), then every value it reads or needs being one the agreement can have."""
+    problems = check_clause(env, clause, scopes)
     if problems:
-        return problems  # a template that does not parse cannot be read for names
+        return problems
     known = known_names()
     unknown = {}
     for node in env.parse(clause.body).find_all(nodes.Getattr):
         if node.attr not in known:
-            unknown.setdefault(node.attr, node.lineno)
+            unknown.setdefault(node.attr, clause.location(node.lineno))
     for _, definition in clause.defines:
         for node in env.parse(definition).find_all(nodes.Getattr):
             if node.attr not in known:
-                unknown.setdefault(node.attr, 1 - clause.body_line + header_line(text, "defines"))
-    for name, line in sorted(unknown.items(), key=lambda item: (item[1], item[0])):
-        problems.append(_error(clause.location(line), "S75-CLAUSE",
-                               f"clause '{clause.key}' reads '{name}', which the agreement never has",
+                unknown.setdefault(node.attr, clause.item_location("defines", 0))
+    for name, where in sorted(unknown.items(), key=lambda item: (item[1].line, item[0])):
+        problems.append(_error(where, "S75-CLAUSE", f"clause '{clause.key}' reads '{name}', which the agreement never has",
                                "s75 schema framework (or schedule) lists the fields a clause can read"))
-    for need in clause.needs:
-        unknown = [part for part in need.split(".")[1:] if part not in known]
-        if unknown or need.split(".")[0] not in ("agreement", "schedule", "body"):
-            problems.append(_error(Location(str(clause.path), header_line(text, "needs"), 1), "S75-CLAUSE",
+    for i, need in enumerate(clause.needs):
+        if any(part not in known for part in need.split(".")[1:]):
+            problems.append(_error(clause.item_location("needs", i), "S75-CLAUSE",
                                    f"clause '{clause.key}' needs '{need}', which is not a value of the agreement",
                                    "write needs as agreement.x.y or schedule.x, as s75 schema lists them"))
     return problems

@@ -11,6 +11,7 @@ import gc
 import os
 import re
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from assembler.engine import tree
 from assembler.source.folder import DirectorySource
 from assembler.word import files, writer
 from assembler.word.pdf import convert_to_pdf
+from assembler.word.read import open_package, read_docx_file
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,22 @@ def _usage(output: Path | str, code: str, message: str, hint: str = "") -> Usage
     return UsageError(Diagnostic(Location(str(output)), ERROR, code, message, hint))
 
 
+def check_output_name(output: Path) -> None:
+    """Refuse an output that is not a file name ending in .docx (an empty name, a folder, another type)."""
+    if not output.name or output.is_dir():
+        raise _usage(output, "S75-OUTPUT", f"'{output}' is a folder, not a file name",
+                     "give a file name ending in .docx, e.g. -o agreement.docx")
+    if output.suffix.lower() != ".docx":
+        raise _usage(output, "S75-OUTPUT", "the output file must end in .docx", f"try -o {output.with_suffix('.docx')}")
+
+
 def is_final_document(path: Path) -> bool:
     """True if the file at ``path`` is a document this tool built as final."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_package(read_docx_file(path)) as archive:
             core = archive.read("docProps/core.xml").decode("utf-8", "replace")
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return False
+    except (S75Error, OSError, KeyError, zipfile.BadZipFile, ValueError, EOFError, zlib.error):
+        return False  # not a document, or one too large to be ours: not a final document of s75's
     return re.search(r"<cp:contentStatus>\s*final\s*</cp:contentStatus>", core, re.IGNORECASE) is not None
 
 
@@ -100,10 +111,7 @@ def build(path: str, output: Path | None = None, final: bool = False, force: boo
     """
 
     output = output or default_output(path, schedule)
-    if output.suffix.lower() != ".docx":
-        raise _usage(output, "S75-OUTPUT", "the output file must end in .docx", f"try -o {output.with_suffix('.docx')}")
-    if output.is_dir():
-        raise _usage(output, "S75-OUTPUT", f"{output} is a folder", "give a file name ending in .docx, or use --outdir")
+    check_output_name(output)
     manifest = manifest_path(output)
     if final:
         _check_manifest_name(output, manifest)

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from assembler.build import gate
-from assembler.build.compliance import compliance_rows, compliance_blocks
+from assembler.build.compliance import compliance_rows, compliance_section
 from assembler.build.layers import apply_layers
-from assembler.check.validate import Validation, validate_source
+from assembler.check.validate import Validation, validate_files
 from assembler.diagnostics import (
     ERROR, BuildError, Diagnostic, LoadError, Location, UsageError, ValidationFailed, sorted_diagnostics,
 )
 from assembler.engine import tree
 from assembler.engine.assemble import assemble
 from assembler.engine.library import Library, default_library
-from assembler.source.folder import DirectorySource
+from assembler.source.folder import AgreementFiles, DirectorySource, load_agreement
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class Assembled:
     library: Library | None = None  # the clause library it was assembled from, with any layers
 
 
-def library_paths(validation: Validation) -> list[tuple[str, Location]]:
+def library_paths(files: AgreementFiles | None) -> list[tuple[str, Location]]:
     """The clause library layers agreement.yaml names, each with where it is written."""
-    framework = validation.files.framework if validation.files else None
+    framework = files.framework if files else None
     data = framework.data if framework is not None else None
     written = data.get("clause_library") if isinstance(data, dict) else None
     if isinstance(written, str):
@@ -49,7 +49,7 @@ def library_paths(validation: Validation) -> list[tuple[str, Location]]:
             if p and not p.startswith("/") and "\\" not in p and not (p in seen or seen.add(p))]
 
 
-def layered_library(source, validation: Validation, base: Library | None = None) -> tuple[Library, list[Diagnostic]]:
+def layered_library(source, files: AgreementFiles | None, base: Library | None = None) -> tuple[Library, list[Diagnostic]]:
     """The clause library the agreement builds from: ``base`` (the installed one) with its layers over it.
 
     Layers are read through the same kind of source as the agreement (a
@@ -59,7 +59,7 @@ def layered_library(source, validation: Validation, base: Library | None = None)
     """
     base = base or default_library()
     folders, problems = [], []
-    for written, where in library_paths(validation):
+    for written, where in library_paths(files):
         try:
             folder = source.folder(written)
             folder.names()
@@ -82,19 +82,21 @@ def library_for(source, base: Library | None = None) -> Library:
     Only agreement.yaml needs to load: the library can be listed while the
     agreement's data is still being fixed.
     """
-    validation = validate_source(source)
-    if validation.files is None or validation.files.framework is None:
-        raise ValidationFailed(validation.errors or list(validation.diagnostics))
-    library, problems = layered_library(source, validation, base)
+    files, findings = load_agreement(source)
+    if files is None or files.framework is None:
+        raise ValidationFailed([d for d in findings if d.level == ERROR] or list(findings))
+    library, problems = layered_library(source, files, base)
     if problems:
         raise ValidationFailed(problems)
     return library
 
 
 def _with_library(source, library: Library | None) -> tuple[Validation, Library]:
-    """Validate ``source`` and load its clause library; the library's problems are the validation's too."""
-    validation = validate_source(source)
-    library, problems = layered_library(source, validation, library)
+    """Load ``source`` once, merge the clause library layers it names, and validate it against that library
+    (its free text against the terms the merged library defines); the layers' problems are the validation's too."""
+    files, findings = load_agreement(source)
+    library, problems = layered_library(source, files, library)
+    validation = validate_files(files, findings, defined_terms(library))
     if problems:
         validation = replace(validation, diagnostics=tuple(sorted_diagnostics(list(validation.diagnostics) + problems)),
                              agreement=None)
@@ -105,10 +107,16 @@ def _gated(validation: Validation, final: bool) -> Validation:
     return gate.gate_validation(validation) if gate.is_final(validation, final) else validation
 
 
-def check_source(source, final: bool = False) -> Validation:
+def defined_terms(library: Library | None = None) -> frozenset[str]:
+    """The terms the clause library defines, for the prose checks of validation."""
+    library = library or default_library()
+    return frozenset(term for clause in library.clauses.values() for term, _ in clause.defines)
+
+
+def check_source(source, final: bool = False, library: Library | None = None) -> Validation:
     """Validate ``source`` and its clause library layers; for a final build (asked for, or status: final)
     through the gate's first rows."""
-    return _gated(_with_library(source, None)[0], final)
+    return _gated(_with_library(source, library)[0], final)
 
 
 def check_path(path: str) -> list[Diagnostic]:
@@ -134,8 +142,8 @@ def assemble_source(source, final: bool = False, schedule: str = "", compliance_
     final = gate.is_final(validation, final)
     document, warnings = assemble(agreement, library=library, only_schedule=schedule)
     if compliance_annex and not final:
-        annex = compliance_blocks(compliance_rows(validation, document))
-        document, warnings = assemble(agreement, library=library, only_schedule=schedule, compliance_annex=annex)
+        # The annex comes last and holds no numbers, terms or references: it is added to the assembled document.
+        document.sections.append(compliance_section(compliance_rows(validation, document)))
     if final:
         problems = gate.gate_document(validation, document)
         if problems:

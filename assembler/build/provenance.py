@@ -24,8 +24,11 @@ import hashlib
 import io
 import json
 import os
+import stat
 import subprocess
+import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,18 +36,19 @@ import docx
 
 from assembler import __version__
 from assembler.build.pipeline import assemble_source
-from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location, S75Error
 from assembler.build.layers import is_layer_file
+from assembler.diagnostics import ERROR, BuildError, Diagnostic, LoadError, Location, S75Error
 from assembler.resources import clauses_dir
 from assembler.source.folder import FRAMEWORK, SCHEDULES, DirectorySource
 from assembler.source.git import GitSource
 from assembler.word import files
+from assembler.word.read import open_package, read_docx_file
 from assembler.word.writer import reference_template, render_docx_bytes
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
 TOOL = "s75-assembler"
-GIT_TIMEOUT_SECONDS = 20
+GIT_BUDGET_SECONDS = 10  # for all the git calls of one manifest: a hung git must not hold a build for long
 
 
 def manifest_path(document: str | os.PathLike) -> Path:
@@ -107,10 +111,13 @@ def layer_files(root: Path, written: str) -> dict[str, str]:
     return {name: sha256_bytes(folder.read(name)) for name in folder.names() if is_layer_file(name)}
 
 
-def _git(root: Path, *args: str) -> str | None:
+def _git(root: Path, deadline: float, *args: str) -> str | None:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
     try:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT_SECONDS, check=False)
+                              timeout=left, check=False)
     except (OSError, subprocess.SubprocessError):  # no git, or it hung
         return None
     return done.stdout if done.returncode == 0 else None
@@ -124,10 +131,12 @@ def git_state(root: Path, leave_out: tuple[Path, ...] = (), also: tuple[str, ...
     ``leave_out`` are the build's own outputs, which may lie inside it;
     ``also`` are further inputs (house clause layers) as paths from it.
     ``path`` is the directory relative to the repository's top, so that
-    ``commit:path`` names the exact inputs.
+    ``commit:path`` names the exact inputs. Git gets GIT_BUDGET_SECONDS in
+    all; what it has not answered by then is recorded as unknown (None).
     """
-    commit = _git(root, "rev-parse", "--verify", "HEAD")
-    top = _git(root, "rev-parse", "--show-toplevel")
+    deadline = time.monotonic() + GIT_BUDGET_SECONDS
+    commit = _git(root, deadline, "rev-parse", "--verify", "HEAD")
+    top = _git(root, deadline, "rev-parse", "--show-toplevel")
     if commit is None or top is None:
         return {"commit": None, "clean": None, "path": None}
     top_dir = Path(top.strip()).resolve()
@@ -142,7 +151,7 @@ def git_state(root: Path, leave_out: tuple[Path, ...] = (), also: tuple[str, ...
             excluded.append(f":(exclude,top){Path(item).resolve().relative_to(top_dir).as_posix()}")
         except ValueError:
             continue  # outside the repository: git status does not see it anyway
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", *also, *excluded)
+    status = _git(root, deadline, "status", "--porcelain", "--untracked-files=normal", "--", ".", *also, *excluded)
     return {"commit": commit.strip(), "clean": None if status is None else status.strip() == "", "path": path}
 
 
@@ -206,30 +215,71 @@ def _finding(file: str | os.PathLike, code: str, message: str, hint: str = "") -
 
 
 def read_manifest(document: Path) -> dict:
-    """The manifest beside ``document``; BuildError S75-MANIFEST if it is missing or damaged."""
+    """The manifest beside ``document``; BuildError S75-MANIFEST if it is missing, damaged or not s75's."""
     path = manifest_path(document)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_small_file(path, MAX_MANIFEST_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise BuildError(_finding(path, "S75-MANIFEST", f"there is no manifest {path.name} beside {document.name}",
                                   "only a --final build writes a manifest; rebuild with --final"))
+    except RecursionError:
+        raise BuildError(_finding(path, "S75-MANIFEST", f"the manifest {path.name} cannot be read: it is nested "
+                                  "too deeply to be one s75 wrote",
+                                  "rebuild the document with --final to write a new manifest"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise BuildError(_finding(path, "S75-MANIFEST", f"the manifest {path.name} cannot be read: {exc}",
                                   "rebuild the document with --final to write a new manifest"))
-    try:
-        ok = (data["manifest_version"] == MANIFEST_VERSION and isinstance(data["agreement"]["files"], dict)
-              and isinstance(data["agreement"]["directory"], str) and isinstance(data["output"]["sha256"], str)
-              and isinstance(data["build"], dict) and isinstance(data.get("library", {}), dict)
-              and isinstance(data.get("layers", []), list)
-              and all(isinstance(l, dict) and isinstance(l.get("path"), str) and isinstance(l.get("files"), dict)
-                      for l in data.get("layers", [])))
-    except (KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise BuildError(_finding(path, "S75-MANIFEST", f"the manifest {path.name} is not one s75 wrote "
-                                  f"(manifest_version {MANIFEST_VERSION} expected)",
+    problem = _manifest_problem(data)
+    if problem:
+        raise BuildError(_finding(path, "S75-MANIFEST", f"the manifest {path.name} is not one s75 wrote: {problem}",
                                   "rebuild the document with --final to write a new manifest"))
     return data
+
+
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
+def _read_small_file(path: Path, limit: int) -> bytes:
+    """An ordinary file's bytes; ValueError for a FIFO, device or folder, or one over ``limit`` bytes."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("it is not an ordinary file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"it is over {limit // (1024 * 1024)} MiB, far larger than any s75 writes")
+    return data
+
+
+def _manifest_problem(data) -> str:
+    """What is wrong with the shape of a parsed manifest, or "" (every field verify reads, with its type)."""
+
+    def hashes(value) -> bool:
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+    if not isinstance(data, dict) or data.get("manifest_version") != MANIFEST_VERSION:
+        return f"manifest_version {MANIFEST_VERSION} expected"
+    agreement, output, build = data.get("agreement"), data.get("output"), data.get("build")
+    tool, git = data.get("tool", {}), data.get("git") or {}
+    checks = [
+        (isinstance(agreement, dict) and hashes(agreement.get("files"))
+         and isinstance(agreement.get("directory"), str)
+         and isinstance(agreement.get("from_document"), (str, type(None))), "agreement"),
+        (isinstance(output, dict) and isinstance(output.get("sha256"), str), "output"),
+        (isinstance(build, dict) and isinstance(build.get("final", True), bool)
+         and isinstance(build.get("schedule", ""), (str, type(None)))
+         and isinstance(build.get("compliance_annex", False), bool), "build"),
+        (hashes(data.get("library", {})), "library"),
+        (isinstance(data.get("layers", []), list)
+         and all(isinstance(layer, dict) and isinstance(layer.get("path"), str) and hashes(layer.get("files"))
+                 for layer in data.get("layers", [])), "layers"),
+        (isinstance(tool, dict) and isinstance(tool.get("version"), (str, type(None))), "tool"),
+        (isinstance(git, dict) and isinstance(git.get("commit"), (str, type(None)))
+         and isinstance(git.get("path"), (str, type(None))) and isinstance(git.get("clean"), (bool, type(None))),
+         "git"),
+    ]
+    wrong = [name for ok, name in checks if not ok]
+    return f"its {', '.join(wrong)} {'entry is' if len(wrong) == 1 else 'entries are'} malformed" if wrong else ""
 
 
 def _compare_hashes(recorded: dict, current: dict, shown, what: str, code: str) -> list[Diagnostic]:
@@ -257,11 +307,12 @@ def verify(document: str | os.PathLike) -> Verification:
     document = Path(document)
     result = Verification(document)
     files.settle([document, manifest_path(document)])  # a build killed mid-commit is undone first
-    if not document.is_file():
+    if not os.path.lexists(document):
         raise BuildError(_finding(document, "S75-NOTFOUND", f"the document {document} does not exist"))
+    original = read_docx_file(document)
     manifest = read_manifest(document)
     recorded_output = manifest["output"]["sha256"]
-    actual_output = sha256_file(document)
+    actual_output = sha256_bytes(original)
     if actual_output != recorded_output:
         result.findings.append(_finding(document, "S75-VERIFY-DOCUMENT",
                                         f"{document.name} has changed since it was built (sha256 "
@@ -296,7 +347,6 @@ def verify(document: str | os.PathLike) -> Verification:
 
     rebuilt = rebuild_bytes(root, manifest["build"])
     result.rebuilt = True
-    original = document.read_bytes()
     if rebuilt != original:
         result.findings += describe_difference(document, original, rebuilt)
     elif result.findings:  # edited after the build, yet equal to the rebuild: the manifest is stale
@@ -345,7 +395,7 @@ def _verify_from_commit(document: Path, manifest: dict, root: Path, result: Veri
                                           display=f"{commit[:12]}:{path}"), manifest["build"])
     except S75Error:
         return  # the commit is not in this clone, or no longer builds: the input findings stand
-    if rebuilt == document.read_bytes():
+    if rebuilt == read_docx_file(document):
         result.rebuilt = True
         result.note = (f"rebuilt from commit {commit[:12]} ({path or '.'}), as recorded; "
                        f"the working tree has changed since: " + "; ".join(d.message for d in result.findings))
@@ -379,13 +429,16 @@ def describe_difference(document: Path, original: bytes, rebuilt: bytes) -> list
     """Which parts of the package differ, and the first paragraph that reads differently."""
     findings = []
     try:
-        with zipfile.ZipFile(io.BytesIO(original)) as old, zipfile.ZipFile(io.BytesIO(rebuilt)) as new:
+        with open_package(original, str(document)) as old, zipfile.ZipFile(io.BytesIO(rebuilt)) as new:
             old_parts, new_parts = set(old.namelist()), set(new.namelist())
             changed = sorted(name for name in old_parts & new_parts if old.read(name) != new.read(name))
             changed += sorted(f"{name} (only in the document)" for name in old_parts - new_parts)
             changed += sorted(f"{name} (only in the rebuild)" for name in new_parts - old_parts)
-    except zipfile.BadZipFile:
-        return [_finding(document, "S75-VERIFY-BYTES", f"{document.name} is not a Word document (not a zip package)")]
+    except LoadError as exc:
+        return [replace(exc.diagnostics[0], location=Location(str(document)), code="S75-VERIFY-BYTES")]
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError):
+        return [_finding(document, "S75-VERIFY-BYTES", f"{document.name} is not a Word document s75 can read "
+                         "(not a zip package, damaged, or over the size limits)")]
     findings.append(_finding(document, "S75-VERIFY-BYTES",
                              f"the rebuilt document differs from {document.name} in "
                              f"{', '.join(changed) if changed else 'its zip packaging'}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterator
@@ -605,8 +606,10 @@ def governance_bodies_have_voting_members(ctx: Context):
 
 @rule
 def better_care_fund_is_pooled(ctx: Context):
+    """Arrangements that leave out pooled_fund; with no arrangements at all, the requirement row (same code) reports it."""
     for doc in ctx.schedules:
-        if doc.data.get("better_care_fund") and "pooled_fund" not in doc.data.get("arrangements", []):
+        arrangements = doc.data.get("arrangements") or []
+        if doc.data.get("better_care_fund") and arrangements and "pooled_fund" not in arrangements:
             yield _at(doc, ("arrangements",), "S75-BCF",
                       "a Better Care Fund schedule must be a pooled fund: the NHS money may only be paid into a fund pooled under section 75(2)(a) (s223GA NHS Act 2006)",
                       "add pooled_fund to arrangements:", key=True)
@@ -781,6 +784,68 @@ def excluded_functions_refused(ctx: Context):
                     yield _at(doc, path, "S75-EXCLUDED",
                               f"{name} cannot be included in partnership arrangements (found in {text!r})",
                               "remove it: the Regulations exclude surgery, radiotherapy, termination of pregnancy, endoscopy, Class 4 laser and other invasive treatments, and emergency ambulance services")
+
+
+# --- invisible characters -----------------------------------------------------------
+
+# Fields that name something: a party, a schedule, a role. A reader must see exactly what they say.
+_NAME_FIELDS = frozenset({"key", "name", "short_name", "title", "role"})
+_OVERRIDES = re.compile("[\u202a-\u202e]")  # embeddings and overrides: they reorder the text after them
+_ISOLATES = {"\u2066": 1, "\u2067": 1, "\u2068": 1, "\u2069": -1}  # opened and closed within one value
+
+
+def _strings(data: Any, path=()) -> Iterator[tuple[tuple, str, bool]]:
+    """(path, text, is a mapping key) for every string in ``data``."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str):
+                yield path + (key,), key, True
+            yield from _strings(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _strings(value, path + (i,))
+    elif isinstance(data, str):
+        yield path, data, False
+
+
+def _invisible_problem(text: str, is_name: bool) -> str:
+    """Why ``text`` may not be printed as it is, or "".
+
+    In a name or key any invisible formatting character (Unicode category
+    Cf: direction marks, zero-width spaces and joiners, soft hyphens) is
+    refused: an unterminated right-to-left override in a short name once
+    reversed every paragraph that named the party. In other text only the
+    direction isolates are allowed, and only in balanced pairs.
+    """
+    if is_name:
+        bad = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
+        return _char_name(bad) if bad else ""
+    override = _OVERRIDES.search(text)
+    if override:
+        return _char_name(override.group())
+    depth = 0
+    for ch in text:
+        depth += _ISOLATES.get(ch, 0)
+        if depth < 0:
+            return _char_name(ch) + " with no isolate open before it"
+    return "a direction isolate (U+2066-U+2068) that is never closed by U+2069" if depth else ""
+
+
+def _char_name(ch: str) -> str:
+    return f"the invisible character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
+
+
+@rule
+def no_invisible_formatting(ctx: Context):
+    for doc in (ctx.framework, *ctx.schedules):
+        for path, text, is_key in _strings(doc.data):
+            is_name = is_key or (bool(path) and path[-1] in _NAME_FIELDS)
+            problem = _invisible_problem(text, is_name)
+            if problem:
+                what = "this key" if is_key else "this name" if is_name else "this text"
+                yield _at(doc, path, "S75-INVISIBLE", f"{what} holds {problem}, which can change or hide how "
+                          "the words around it read in the document",
+                          "delete it (retype the text if it was pasted)", key=is_key)
 
 
 # --- tbc -------------------------------------------------------------------------

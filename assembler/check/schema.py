@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -36,10 +37,26 @@ def load_schema(name: str) -> dict:
     return json.loads((schemas_dir() / filename).read_text(encoding="utf-8"))
 
 
+def _ecma_pattern(validator, pattern: str, instance, schema):
+    """``pattern`` as JSON Schema (ECMA-262) means it: ``$`` is the end of the text.
+
+    Python's ``$`` also matches before a final line break, so 'bcf\\n' passed
+    the key pattern here while editors refused it.
+    """
+    if isinstance(instance, str) and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@lru_cache(maxsize=256)
+def _ecma(pattern: str) -> re.Pattern:
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
 # JSON Schema counts 1500000.0 as an integer; for money that would let an
 # inexact YAML float through, so only true integers are integers here.
 _StrictIntegers = validators.extend(
     Draft202012Validator,
+    validators={"pattern": _ecma_pattern},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)),
 )
@@ -120,6 +137,10 @@ def human_path(path) -> str:
     return text or "(top level)"
 
 
+MAX_PER_CODE = 20  # shape findings of one code listed per file; the rest are counted in one line
+MAX_EXPLAINED = 500  # schema errors put into words per file; further ones are only counted
+
+
 def check_shape(doc: YamlFile, schema_name: str) -> list[Diagnostic]:
     """Every shape problem in one file, each located and explained."""
     return shape(doc, schema_name).findings
@@ -149,11 +170,17 @@ def shape(doc: YamlFile, schema_name: str) -> Shape:
     formats = {tuple(e.absolute_path) for e in errors if e.validator == "format"}
     findings = [_diag(doc, path, "S75-NUMBER", *odd_number_words(doc.source.raw(path)[0], how, plain))
                 for path, (how, plain) in odd.items()]
+    explained = unexplained = 0
     for error in errors:
         path = tuple(error.absolute_path)
         if path in odd or (error.validator == "pattern" and path in formats):
             continue  # said already: an odd number by S75-NUMBER, a malformed date by its format
+        if explained >= MAX_EXPLAINED:
+            unexplained += 1
+            continue
+        explained += 1
         findings.extend(_explain(error, doc))
+    findings = _capped(doc, findings, unexplained)
     if not errors:
         return Shape(findings, doc)
     repaired = _repaired(doc.data, errors)
@@ -189,6 +216,32 @@ def _at_path(data, path):
     return data
 
 
+def _capped(doc: YamlFile, findings: list[Diagnostic], unexplained: int) -> list[Diagnostic]:
+    """At most MAX_PER_CODE findings of each code, then one line counting the rest.
+
+    A file of 100,000 wrong list items once printed 190,000 lines (78 MB);
+    the first few of each kind say what to fix, and a count says how much is left.
+    """
+    kept: list[Diagnostic] = []
+    hidden: dict[str, tuple[int, Diagnostic]] = {}
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.code] = counts.get(finding.code, 0) + 1
+        if counts[finding.code] <= MAX_PER_CODE:
+            kept.append(finding)
+        else:
+            count, first = hidden.get(finding.code, (0, finding))
+            hidden[finding.code] = (count + 1, first)
+    for count, first in hidden.values():
+        kept.append(replace(first, message=f"{count:,} more problem(s) with this code from here on are not listed",
+                            hint="fix the ones listed and run again"))
+    if unexplained:
+        kept.append(Diagnostic(doc.source.locate(()), ERROR, "S75-SCHEMA",
+                               f"{unexplained:,} further shape problem(s) in this file are not listed",
+                               "fix the ones listed and run again"))
+    return kept
+
+
 # --- turning jsonschema errors into diagnostics --------------------------
 
 
@@ -196,6 +249,22 @@ def _is_money(schema: dict) -> bool:
     return isinstance(schema, dict) and any(
         isinstance(s, dict) and s.get("const") == "tbc" for s in schema.get("anyOf", [])
     )
+
+
+def property_names(name: str) -> set[str]:
+    """Every property name anywhere in the schema ``name``: the fields its YAML may carry."""
+    return _properties(load_schema(name))
+
+
+def _properties(schema) -> set[str]:
+    schema = _resolve(schema)
+    names = set(schema.get("properties", {}))
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            names |= _properties(schema[key])
+    for sub in list(schema.get("properties", {}).values()) + schema.get("anyOf", []) + schema.get("oneOf", []):
+        names |= _properties(sub)
+    return names
 
 
 def _resolve(schema):
@@ -333,6 +402,10 @@ def _money_error(doc: YamlFile, path, value) -> Diagnostic:
             isinstance(value, str) and value.startswith("-") and value[1:].replace(".", "", 1).isdigit()):
         return _diag(doc, path, "S75-NEGATIVE", f"{where} is {value}: an amount of money cannot be negative",
                      "write the amount itself; a smaller contribution is written as the smaller figure, not as a deduction")
+    if (isinstance(value, int) and not isinstance(value, bool) and value > 0) or (
+            isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", value)):
+        return _diag(doc, path, "S75-TYPE", f"{where} is more than the largest amount s75 accepts "
+                     f"(£999,999,999,999,999.99)", "check the figure: it has more than fifteen digits of pounds")
     hint = "write whole pounds (1250000), a quoted amount with pence ('1250000.50') or tbc"
     if isinstance(value, str) and any(ch.isdigit() for ch in value) and any(ch in value for ch in ",:_ £"):
         hint = f"write the amount in plain digits, without commas, spaces, £ or ':' ({_digits(value)}); " + hint

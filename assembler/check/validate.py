@@ -6,7 +6,7 @@ agreement directory into a model plus its diagnostics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from assembler.diagnostics import ERROR, WARNING, Diagnostic, sorted_diagnostics
 from assembler.source.folder import AgreementFiles, load_agreement
@@ -14,6 +14,8 @@ from assembler.model import Record, build_agreement, with_defaults
 from assembler.check.requirements import requirement_findings
 from assembler.check.rules import Context, run_rules
 from assembler.check.schema import _resolve, load_schema, shape
+from assembler.check import consistency  # noqa: F401  (its rules join the registry on import)
+from assembler.check.prose import prose_findings
 
 
 @dataclass(frozen=True)
@@ -37,16 +39,17 @@ class Validation:
         return not self.errors
 
 
-def validate_source(source) -> Validation:
+def validate_source(source, defined_terms: frozenset[str] = frozenset()) -> Validation:
     """Validate an agreement read from a source (a directory, or git objects)."""
     files, findings = load_agreement(source)
-    return validate_files(files, findings)
+    return validate_files(files, findings, defined_terms)
 
 
-def validate_files(files: AgreementFiles | None, findings) -> Validation:
+def validate_files(files: AgreementFiles | None, findings, defined_terms: frozenset[str] = frozenset()) -> Validation:
     """Check loaded files (shape, rules, requirements) and build the model if clean.
 
-    ``findings`` are the loader's diagnostics for these files.
+    ``findings`` are the loader's diagnostics for these files. With the clause
+    library's ``defined_terms`` the free text is checked against them too.
     """
     findings = list(findings)
     if files is None or files.framework is None:
@@ -64,6 +67,8 @@ def validate_files(files: AgreementFiles | None, findings) -> Validation:
                      for path in r.stand_ins}
         context = Context(framework.usable, usable)
         later = run_rules(context) + requirement_findings(framework.usable, usable)
+        if defined_terms:
+            later += prose_findings(framework.usable, usable, defined_terms)
         # A value read as tbc in place of a bad amount: the shape finding there says it all.
         findings += [d for d in later if d.location not in stand_ins]
 

@@ -78,8 +78,8 @@ def _describe_schema(node, resolve, prefix: str, depth: int = 0):
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the .docx, for one PATH (default: ./<agreement>.docx).")
-@click.option("--outdir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Write each agreement's .docx (and .pdf) to DIR/<agreement>.docx (default: the current folder).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Where to write the .docx, for one PATH (default: ./<agreement>.docx).")
+@click.option("--outdir", type=click.Path(path_type=Path), metavar="DIR", help="Write each agreement's .docx (and .pdf) to DIR/<agreement>.docx (default: the current folder).")
 @click.option("--final", is_flag=True, help="Build the signing version: refuses warnings, tbc and blanks; no DRAFT marking.")
 @click.option("--force", is_flag=True, help="Allow replacing an existing final document.")
 @click.option("--schedule", "schedule", default="", metavar="KEY", help="Build only this schedule, for separate sign-off (one PATH).")

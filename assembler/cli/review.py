@@ -15,14 +15,14 @@ from pathlib import Path
 
 import click
 
-from assembler.build.output import is_final_document
+from assembler.build.output import check_output_name, is_final_document
 from assembler.cli.common import report_validation
 from assembler.review.diff import diff_documents, format_json, format_text
-from assembler.review.redline import revision_date, write_redline
+from assembler.review.redline import revision_author, revision_date, write_redline
 from assembler.review.variation import build_deed, deed_date, deed_warnings, plan_deed
 from assembler.review.versions import load_library_option, load_version
 from assembler.word.pdf import convert_to_pdf
-from assembler.word.read import textconv as convert
+from assembler.word.read import read_docx_file, textconv as convert
 from assembler.word.writer import write_docx
 
 from assembler.diagnostics import ERROR, Diagnostic, Location, UsageError
@@ -32,9 +32,7 @@ _CLAUSES_HELP = "Use the clause library in DIR instead of the installed one (for
 
 def _docx_output(output: Path) -> Path:
     """``output`` if a redline or deed may be written there: a .docx, and not a final agreement."""
-    if output.suffix.lower() != ".docx":
-        raise UsageError(Diagnostic(Location(str(output)), ERROR, "S75-OUTPUT", "the output file must end in .docx",
-                                    f"try -o {output.with_suffix('.docx')}"))
+    check_output_name(output)
     if output.exists() and is_final_document(output):
         raise UsageError(Diagnostic(Location(str(output)), ERROR, "S75-OVERWRITE",
                                     "a final agreement is here; a redline or deed never replaces it",
@@ -65,19 +63,14 @@ def agreement_for(path: str) -> str | None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 def textconv(file: Path) -> None:
     """Print the text of a .docx, numbered as Word shows it (for git diff).
 
     Set up once per clone: put '*.docx diff=s75' in .gitattributes and
     run 'git config diff.s75.textconv "s75 textconv"'.
     """
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise UsageError(Diagnostic(Location(str(file)), ERROR, "S75-READ",
-                                    f"cannot read {file}: {exc.strerror or exc}", "give the path of a .docx file"))
-    click.echo(convert(data, str(file)), nl=False)
+    click.echo(convert(read_docx_file(file), str(file)), nl=False)
 
 @click.command(name="diff")
 @click.argument("old")
@@ -101,7 +94,7 @@ def diff_command(old: str, new: str, fmt: str, exit_code: bool, clauses: str | N
 @click.command()
 @click.argument("old")
 @click.argument("new")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Where to write the .docx.")
 @click.option("--author", default="s75 assembler", show_default=True, help="The author of the tracked changes.")
 @click.option("--date", "date", default=None, metavar="YYYY-MM-DD",
@@ -111,6 +104,7 @@ def diff_command(old: str, new: str, fmt: str, exit_code: bool, clauses: str | N
 def redline(old: str, new: str, output: Path, author: str, date: str | None, pdf: bool, clauses: str | None) -> None:
     """Write NEW as a Word document with tracked changes against OLD."""
     _docx_output(output)
+    revision_author(author)
     if date:
         revision_date(date)  # a bad date fails before any work is done
     before, after = _versions(old, new, clauses)
@@ -123,7 +117,7 @@ def redline(old: str, new: str, output: Path, author: str, date: str | None, pdf
 @click.command()
 @click.argument("old")
 @click.argument("new")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Where to write the .docx.")
 @click.option("--date", "date", default=None, metavar="YYYY-MM-DD",
               help="The date of the deed (default: left blank, to be completed at signing).")

@@ -21,14 +21,14 @@ from assembler.engine.xref import resolve_references, targets
 SUBTITLE = "Partnership agreement under section 75 of the National Health Service Act 2006"
 
 
-def assemble(agreement: Record, library: Library | None = None, only_schedule: str = "",
-             compliance_annex: list[tree.Block] | None = None) -> tuple[tree.Document, list[Diagnostic]]:
+def assemble(agreement: Record, library: Library | None = None,
+             only_schedule: str = "") -> tuple[tree.Document, list[Diagnostic]]:
     """The whole agreement (or one schedule) as a tree, plus warnings.
 
     Raises BuildError if any clause cannot be rendered or any reference or
     defined term is broken.
     """
-    return resolve_document(render_document(agreement, library, only_schedule, compliance_annex))
+    return resolve_document(render_document(agreement, library, only_schedule))
 
 
 @dataclass
@@ -42,8 +42,7 @@ class Rendered:
     whole: list[tree.Section] | None = None  # the whole agreement, when one schedule is built alone
 
 
-def render_document(agreement: Record, library: Library | None = None, only_schedule: str = "",
-                    compliance_annex: list[tree.Block] | None = None) -> Rendered:
+def render_document(agreement: Record, library: Library | None = None, only_schedule: str = "") -> Rendered:
     """Plan and render: choose the clauses, render them and fill in the definitions."""
     library = library or default_library()
     renderer = Renderer(library, agreement)
@@ -62,8 +61,6 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
     sections += schedules
     if not only_schedule:
         sections.append(_execution(renderer))
-    if compliance_annex:
-        sections.append(tree.Section("annex", "Compliance with the Regulations", compliance_annex, key="compliance-annex"))
 
     used = _terms_used(sections)
     _fill_definitions(renderer, sections, used)
@@ -98,7 +95,7 @@ def resolve_document(rendered: Rendered) -> tuple[tree.Document, list[Diagnostic
         whole = replace(document, sections=rendered.whole)
         number_document(whole)
         outside = targets(whole)
-    problems = renderer.problems + resolve_references(document, outside=outside)
+    problems = renderer.problems + resolve_references(document, outside=outside, failed=renderer.failed)
     warnings = []
     if not only_schedule:
         problems += _undefined_terms(renderer, used, renderer.library)

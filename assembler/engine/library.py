@@ -7,6 +7,7 @@ See clauses/README.md for the file format.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from contextvars import ContextVar
@@ -15,30 +16,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, pass_context, pass_eval_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context, pass_eval_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
-from assembler import law
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, LoadError, Location
-from assembler.model import format_date, format_money, Money
+from assembler.engine.language import (
+    BLOCK_NAMES, BODY, CONDITION_NAMES, FILTERS, FUNCTION_NAMES, FUNCTIONS, SCHEDULE, condition_name,
+)
+from assembler.model import Money, format_money
 from assembler.resources import clauses_dir
-
-# Conditions a clause may name in `applies` (evaluated in render.conditions).
-BODY_CONDITIONS = frozenset({
-    "always", "any_pooled_fund", "any_aligned_budget", "any_lead_commissioning", "any_integrated_provision",
-    "any_commissioning", "any_s256", "any_capital", "any_better_care_fund", "any_phased",
-    "risk_own_overspend", "risk_proportional", "risk_joint_risk_pool", "risk_cascade",
-    "has_extension", "has_information_sharing", "backdated", "has_succession", "ccg_past_abolition", "any_succession",
-    "has_supersedes",
-})
-SCHEDULE_CONDITIONS = frozenset({
-    "pooled_fund", "aligned_budget", "lead_commissioning", "integrated_provision", "better_care_fund",
-    "phased", "has_lines", "has_capital", "dfg_pass_through", "risk_override", "underspend_override",
-    "has_governance_body", "has_performance", "has_sign_off", "mental_health_aftercare",
-})
-BLOCKS = frozenset({"definitions", "contributions", "partner-totals", "performance", "members", "notices",
-                    "signatures", "sign-off"})
 
 MARKERS = {"-": 2, "--": 3, "---": 4, "----": 5, "=": 0}
 MARKER_LINE = re.compile(r"^(----|---|--|-|=)(?:\s+|$)(?:\{#([a-z0-9][a-z0-9-]*)\}\s*)?(.*)$")
@@ -60,9 +47,15 @@ class Clause:
     body: str
     path: Path
     body_line: int  # line of the file where the body starts
+    # The file line of each item of `applies` and `needs`, so load_library can point at a bad one.
+    item_lines: dict = field(default_factory=dict, compare=False, repr=False)
 
     def location(self, line_in_body: int = 1) -> Location:
         return Location(str(self.path), self.body_line + line_in_body - 1, 1)
+
+    def item_location(self, field_name: str, index: int) -> Location:
+        lines = self.item_lines.get(field_name, ())
+        return Location(str(self.path), lines[index] if index < len(lines) else 1, 1)
 
 
 @dataclass(frozen=True)
@@ -155,8 +148,19 @@ def parse_clause_text(text: str, path: Path) -> tuple[Clause | None, list[Diagno
         key=meta["key"], heading=meta["heading"], applies=tuple(applies),
         defines=tuple((str(k), str(v)) for k, v in defines.items()),
         needs=tuple(needs), body="\n".join(lines[split + 1:]),
-        path=path, body_line=split + 2,
+        path=path, body_line=split + 2, item_lines=_item_lines("\n".join(lines[:split])),
     ), []
+
+
+def _item_lines(header: str) -> dict[str, tuple[int, ...]]:
+    """For each header field, the file line of each of its items (or of its value)."""
+    node = yaml.compose(header)
+    found: dict[str, tuple[int, ...]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            found[str(key.value)] = tuple(item.start_mark.line + 1 for item in items)
+    return found
 
 
 def outline_from_data(raw: dict) -> Outline:
@@ -236,9 +240,151 @@ def load_library(folder=None) -> Library:
     for key in outline.all_keys():
         if key not in clauses:
             problems.append(_error(outline_path, 1, "S75-CLAUSE", f"outline names clause '{key}' but there is no {key}.clause"))
+    library = Library(clauses, outline, Path(folder.display))
+    for key, clause in sorted(clauses.items()):
+        problems += check_clause(library.templates.env, clause, clause_scopes(outline, key))
     if problems:
         raise BuildError(problems)
-    return Library(clauses, outline, Path(folder.display))
+    return library
+
+
+def clause_scopes(outline: Outline, key: str) -> dict[str, set[str]]:
+    """Where the outline uses a clause: scope (BODY or SCHEDULE) -> the context names its template sees."""
+    scopes: dict[str, set[str]] = {}
+    if key in outline.recitals or key in outline.body:
+        scopes.setdefault(BODY, set()).add("agreement")
+    if any(key in parts for parts in outline.schedules.values()):
+        scopes.setdefault(SCHEDULE, set()).update({"agreement", "schedule"})
+    if key in outline.execution:
+        scopes.setdefault(BODY, set()).add("agreement")
+    if key in outline.execution_party:
+        scopes.setdefault(BODY, set()).update({"agreement", "party"})  # rendered once for each party
+    for generated in outline.generated:
+        per_body = generated.for_each == "governance_body"
+        if key in generated.each or (key in generated.parts and per_body and not generated.each):
+            scopes.setdefault(BODY, set()).update({"agreement", "body"})  # rendered once for each body
+        elif key in generated.parts:
+            scopes.setdefault(BODY, set()).add("agreement")
+    return scopes
+
+
+def check_clause(env: SandboxedEnvironment, clause: Clause, scopes: dict[str, set[str]]) -> list[Diagnostic]:
+    """Everything about one clause that is wrong whatever the agreement: each finding at its line.
+
+    Template syntax; conditions, blocks, filters and functions not in the
+    language (engine/language.py) or not available where the outline uses
+    the clause; and ``needs`` naming a value the clause cannot see or does
+    not read.
+    """
+    problems = check_template(env, clause)
+    if problems:
+        return problems
+    where = " and ".join(sorted(scopes)) or "nowhere"
+    for i, written in enumerate(clause.applies):
+        name = condition_name(str(written))
+        condition = CONDITION_NAMES.get(name)
+        if condition is None:
+            problems.append(Diagnostic(clause.item_location("applies", i), ERROR, "S75-CLAUSE",
+                                       f"clause '{clause.key}' applies the unknown condition '{name}'",
+                                       _did_you_mean(name, CONDITION_NAMES, "see the conditions in clauses/README.md")))
+        elif name != "always" and scopes and set(scopes) != {condition.scope}:
+            problems.append(Diagnostic(clause.item_location("applies", i), ERROR, "S75-CLAUSE",
+                                       f"clause '{clause.key}' is used in the {where} but '{name}' is a {condition.scope} "
+                                       "condition, so it would never hold there",
+                                       f"use a {' or '.join(sorted(scopes))} condition (clauses/README.md)"))
+    for number, line in enumerate(clause.body.split("\n"), start=1):
+        match = BLOCK_LINE.match(line.strip())
+        if not match:
+            continue
+        block = BLOCK_NAMES.get(match.group(1))
+        if block is None:
+            problems.append(Diagnostic(clause.location(number), ERROR, "S75-CLAUSE",
+                                       f"clause '{clause.key}' uses the unknown block ::{match.group(1)}",
+                                       _did_you_mean(match.group(1), BLOCK_NAMES, "see the blocks in clauses/README.md")))
+        elif block.needs and scopes and not all(block.needs in names for names in scopes.values()):
+            problems.append(Diagnostic(clause.location(number), ERROR, "S75-CLAUSE",
+                                       f"clause '{clause.key}' uses ::{block.name}, which needs a {block.needs}, "
+                                       f"in the {where}", f"::{block.name} belongs in a {block.where}"))
+    for source, line_of in _sources(clause):
+        parsed = env.parse(source)
+        for node in parsed.find_all(nodes.Filter):
+            if node.name not in env.filters:
+                problems.append(Diagnostic(line_of(node.lineno), ERROR, "S75-CLAUSE",
+                                           f"clause '{clause.key}' uses the unknown filter '{node.name}'",
+                                           _did_you_mean(node.name, env.filters, "see the filters in clauses/README.md")))
+        assigned = {n.name for n in parsed.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        for node in parsed.find_all(nodes.Call):
+            if isinstance(node.node, nodes.Name) and node.node.name not in FUNCTION_NAMES and node.node.name not in assigned:
+                problems.append(Diagnostic(line_of(node.lineno), ERROR, "S75-CLAUSE",
+                                           f"clause '{clause.key}' calls the unknown function '{node.node.name}'",
+                                           _did_you_mean(node.node.name, FUNCTION_NAMES, "the functions are law and in_force")))
+    return problems + _check_needs(env, clause, scopes)
+
+
+def _sources(clause: Clause):
+    """The clause's templates (body, then each definition), each with a way to locate a line in it."""
+    yield clause.body, clause.location
+    for _term, definition in clause.defines:
+        yield definition, lambda _line: clause.location(1)
+
+
+def _check_needs(env: SandboxedEnvironment, clause: Clause, scopes: dict[str, set[str]]) -> list[Diagnostic]:
+    """Each ``needs`` entry is a value the clause can see and that it reads.
+
+    That the value is one the model can have (a schema field or a computed
+    value) is checked by the library test, which may read the schemas.
+    """
+    problems = []
+    visible = set.intersection(*scopes.values()) if scopes else {"agreement", "schedule", "body", "party"}
+    read = set()
+    for source, _ in _sources(clause):
+        read |= _paths_read(env.parse(source))
+    for line in clause.body.split("\n"):
+        match = BLOCK_LINE.match(line.strip())
+        if match and match.group(1) in BLOCK_NAMES:
+            read |= {tuple(path.split(".")) for path in BLOCK_NAMES[match.group(1)].reads}
+    for written in clause.applies:  # a condition reads what it tests
+        condition = CONDITION_NAMES.get(condition_name(str(written)))
+        read |= {tuple(path.split(".")) for path in (condition.reads if condition else ())}
+    for source, _ in _sources(clause):  # so does a function the clause calls
+        for call in env.parse(source).find_all(nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name in FUNCTION_NAMES:
+                read |= {tuple(path.split(".")) for path in FUNCTION_NAMES[call.node.name].reads}
+    for i, need in enumerate(clause.needs):
+        parts = str(need).split(".")
+        if parts[0] not in visible:
+            problems.append(Diagnostic(clause.item_location("needs", i), ERROR, "S75-CLAUSE",
+                                       f"clause '{clause.key}' needs '{need}', but where it is used it sees only "
+                                       f"{', '.join(sorted(visible))}", "start the path with one of those"))
+            continue
+        if not any(path[:len(parts)] == tuple(parts) for path in read):
+            problems.append(Diagnostic(clause.item_location("needs", i), ERROR, "S75-CLAUSE",
+                                       f"clause '{clause.key}' needs '{need}' but never reads it",
+                                       "remove it from needs:, or read it in the clause"))
+    return problems
+
+
+def _paths_read(template) -> set[tuple[str, ...]]:
+    """Every dotted path a template reads from a name (``agreement.finance.audit`` -> its prefixes)."""
+    paths = set()
+    for node in template.find_all((nodes.Getattr, nodes.Getitem)):
+        chain = []
+        while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            if isinstance(node, nodes.Getattr):
+                chain.append(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                chain.append(node.arg.value)
+            else:
+                chain = []  # agreement.parties[2]: the path stops at the index
+            node = node.node
+        if isinstance(node, nodes.Name):
+            paths.add((node.name, *reversed(chain)))
+    return paths
+
+
+def _did_you_mean(name: str, known, otherwise: str) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean '{close[0]}'?" if close else otherwise
 
 
 @lru_cache(maxsize=None)
@@ -271,50 +417,6 @@ class ValueSlots:
         return Markup(f"\ue000{len(self.values) - 1}\ue001")
 
 
-def _join(words, last: str) -> str:
-    items = [str(w) for w in words]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {last} " + items[-1]
-
-
-def _lower_first(text) -> str:
-    """"The Council" -> "the Council", but "NHS England" stays as it is."""
-    text = str(text)
-    if text[1:2].isupper():
-        return text
-    return text[:1].lower() + text[1:]
-
-
-def _sentence(text) -> str:
-    """A YAML value used as a whole sentence: ends with a full stop, whatever was typed."""
-    text = str(text).rstrip()
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _law_day(context):
-    return law.as_date(context["agreement"].law_date)
-
-
-@pass_context
-def _law(context, topic: str, form: str = "name") -> str:
-    """What answered ``topic`` on the agreement's date: its name, ``form='short'`` or ``form='cite'`` (with "the")."""
-    row = law.in_force(topic, _law_day(context))
-    if row is None:
-        raise ValueError(f"nothing answering '{topic}' in the law table was in force on {_law_day(context)}; "
-                         f"guard the text with in_force('{topic}')")
-    return {"short": row.short, "cite": row.cite}.get(form, row.name)
-
-
-@pass_context
-def _in_force(context, topic: str) -> bool:
-    return law.in_force(topic, _law_day(context)) is not None
-
-
-# The functions a clause may call: the law of the agreement's date (assembler/data/law.yaml).
-GLOBALS = {"law": _law, "in_force": _in_force}
-
-
 def _new_environment(finalize, parties) -> SandboxedEnvironment:
     """The sandbox every clause renders in; ``parties()`` gives the parties for |party."""
     env = SandboxedEnvironment(
@@ -326,20 +428,15 @@ def _new_environment(finalize, parties) -> SandboxedEnvironment:
     # The model is the only data a clause sees: no Jinja globals (cycler, lipsum, range...),
     # only the law-in-force lookups, which read the agreement's own date.
     env.globals.clear()
-    env.globals.update(GLOBALS)
-    env.filters.update({
-        "date": format_date,
-        "money": lambda m: format_money(m if isinstance(m, Money) else Money.parse(m)),
-        "join_and": lambda words: _join(words, "and"),
-        "join_or": lambda words: _join(words, "or"),
-        # pass_context: Jinja never folds these at compile time, so a compiled
-        # template holds no party names and can be shared between agreements.
-        "party": pass_context(lambda context, key: parties()[key]["short_name"]),
-        "party_name": pass_context(lambda context, key: parties()[key]["name"]),
-        "lower_first": _lower_first,
-        "sentence": _sentence,
-    })
+    env.globals.update({f.name: f.function for f in FUNCTIONS})
+    env.filters.update({f.name: _party_filter(f.function, parties) if f.reads_parties else f.function for f in FILTERS})
     return env
+
+
+def _party_filter(function, parties):
+    # pass_context: Jinja never folds these at compile time, so a compiled
+    # template holds no party names and can be shared between agreements.
+    return pass_context(lambda context, key: function(parties(), key))
 
 
 def make_environment(slots: ValueSlots, parties: dict | None = None) -> SandboxedEnvironment:

@@ -8,95 +8,36 @@ here: ``number`` and ``xref`` fill them in afterwards.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
 
 from jinja2 import TemplateError, UndefinedError
 from jinja2.exceptions import SecurityError
 
-from assembler.engine import tree
+from assembler.diagnostics import ERROR, Diagnostic, Location
+from assembler.engine import language, tree
+from assembler.engine.language import BLOCK_NAMES, BODY, SCHEDULE, ClauseValueError, conditions_held
 from assembler.engine.library import (
     BLANK, BLOCK_LINE, MARKER_LINE, MARKERS, REF, SENTINEL, TERM, Clause, Library, ValueSlots,
 )
-from assembler.diagnostics import ERROR, Diagnostic
-from assembler import law
-from assembler.model import Record, add_years, backdated, format_date, format_money, total
-
-DEFINITIONS_PLACEHOLDER = "definitions"
-
-
-# --- conditions ------------------------------------------------------------------
-
-
-def _arrangements(s) -> tuple:
-    return tuple(s.get("arrangements", ()))
+from assembler.model import Record
 
 
 def body_conditions(agreement: Record) -> set[str]:
     """The body-scope conditions that hold for this agreement."""
-    schedules = agreement.schedules
-    held = {"always"}
-    for arrangement in ("pooled_fund", "aligned_budget", "lead_commissioning", "integrated_provision"):
-        if any(arrangement in _arrangements(s) for s in schedules):
-            held.add(f"any_{arrangement}")
-    if held & {"any_lead_commissioning", "any_integrated_provision", "any_aligned_budget"}:
-        held.add("any_commissioning")
-    if any(s.kind == "s256" for s in schedules):
-        held.add("any_s256")
-    if any(s.capital_lines for s in schedules):
-        held.add("any_capital")
-    if any(s.get("better_care_fund") for s in schedules):
-        held.add("any_better_care_fund")
-    if any("phases" in s for s in schedules):
-        held.add("any_phased")
-    held.add(f"risk_{agreement.finance.risk_share.model}")
-    if "extension" in agreement.term:
-        held.add("has_extension")
-    if "information_sharing" in agreement:
-        held.add("has_information_sharing")
-    if backdated(agreement):
-        held.add("backdated")
-    if any("succeeds" in p for p in agreement.parties):
-        held.add("has_succession")
-    abolished = law.law_rows()["clinical-commissioning-groups"].until
-    last_day = law.as_date(agreement.end)
-    if "extension" in agreement.term:
-        last_day = add_years(last_day, agreement.term.extension.years)
-    if any(p.kind == "ccg" for p in agreement.parties) and last_day >= abolished:
-        held.add("ccg_past_abolition")
-    if held & {"has_succession", "ccg_past_abolition"}:
-        held.add("any_succession")
-    if agreement.get("supersedes"):
-        held.add("has_supersedes")
-    return held
+    return conditions_held(BODY, agreement)
 
 
 def schedule_conditions(schedule: Record) -> set[str]:
     """The schedule-scope conditions that hold for one schedule."""
-    held = {"always"} | set(_arrangements(schedule))
-    checks = {
-        "better_care_fund": schedule.get("better_care_fund", False),
-        "phased": "phases" in schedule,
-        "has_lines": bool(schedule.get("lines")),
-        "has_capital": bool(schedule.capital_lines),
-        "dfg_pass_through": any(l.get("pass_through_to") for l in schedule.get("lines", ())),
-        "risk_override": "risk_share" in schedule,
-        "underspend_override": "underspend" in schedule,
-        "has_governance_body": "body" in schedule,
-        "has_performance": bool(schedule.get("performance")),
-        "has_sign_off": bool(schedule.get("sign_off")),
-        "mental_health_aftercare": schedule.get("mental_health_aftercare", False),
-    }
-    return held | {name for name, holds in checks.items() if holds}
+    return conditions_held(SCHEDULE, schedule)
 
 
 def applies(clause: Clause, held: set[str]) -> bool:
-    for condition in clause.applies:
-        negated = condition.startswith("not ")
-        name = condition[4:].strip() if negated else condition
-        if (name in held) == negated:
-            return False
-    return True
+    return language.applies(clause.applies, held)
 
 
 # --- rendering --------------------------------------------------------------------
@@ -110,23 +51,38 @@ class Renderer:
     agreement: Record
     problems: list[Diagnostic] = field(default_factory=list)
     defined: dict = field(default_factory=dict)  # term -> (clause, definition source)
+    failed: set = field(default_factory=set)  # keys of clauses that could not be rendered (their anchors are missing)
 
     def __post_init__(self):
         self.parties = dict(self.agreement.party_index)
 
-    def _render_source(self, clause: Clause, source: str, context: dict) -> tuple[str, ValueSlots] | None:
+    def _render_source(self, clause: Clause, source: str, context: dict,
+                       locate: Callable[[int], Location] | None = None) -> tuple[str, ValueSlots] | None:
+        """Render one template of ``clause``; a fault of the clause (or its data) becomes a finding at its line.
+
+        An exception raised in the engine's own code is not the clause
+        author's fault: it propagates, and the CLI reports it as a bug.
+        """
         slots = ValueSlots()
+        locate = locate or clause.location
         try:
             return self.library.templates.render(source, context, slots, self.parties), slots
-        except UndefinedError as exc:
-            self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE-DATA",
+        except (TemplateError, ClauseValueError, RecursionError, TypeError, ValueError, KeyError, AttributeError,
+                ArithmeticError) as exc:
+            line, in_template = template_line(exc)
+            if not (in_template or isinstance(exc, (TemplateError, ClauseValueError, RecursionError))):
+                raise
+            error, where = exc, locate(line or 1)
+        exc = error
+        if isinstance(exc, UndefinedError):
+            self.problems.append(Diagnostic(where, ERROR, "S75-CLAUSE-DATA",
                                             f"clause '{clause.key}' reads a value the agreement does not have: {exc.message}",
                                             "add the value to the YAML, or guard the clause text with 'is defined'"))
-        except SecurityError as exc:
-            self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE-SANDBOX",
+        elif isinstance(exc, SecurityError):
+            self.problems.append(Diagnostic(where, ERROR, "S75-CLAUSE-SANDBOX",
                                             f"clause '{clause.key}' tried something the sandbox forbids: {exc}"))
-        except (TemplateError, TypeError, ValueError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
-            self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
+        else:
+            self.problems.append(Diagnostic(where, ERROR, "S75-CLAUSE",
                                             f"clause '{clause.key}' could not be rendered: {exc}"))
         return None
 
@@ -167,18 +123,21 @@ class Renderer:
     def clause_blocks(self, clause: Clause, context: dict, key_prefix: str, level_one: bool = True,
                       heading: str | None = None) -> list[tree.Block]:
         """One clause: its heading paragraph (``heading``, if given, instead of the clause's), then its body."""
-        rendered = self._render_source(clause, clause.body, context)
+        for term, source in clause.defines:  # even if the body fails: its terms are not also undefined
+            self.defined.setdefault(term, (clause, source))
+        rendered = self._render_source(clause, marked(clause.body), context)
         if rendered is None:
+            self.failed.add(key_prefix + clause.key)
             return []
         text, slots = rendered
-        for term, source in clause.defines:
-            self.defined.setdefault(term, (clause, source))
         blocks: list[tree.Block] = []
         if level_one:
-            blocks.append(tree.Para([], level=1, key=key_prefix + clause.key, heading=heading or clause.heading))
+            blocks.append(tree.Para([], level=1, key=key_prefix + clause.key, heading=heading or clause.heading,
+                                    source=clause.location(1)))
         current: tree.Para | None = None
         lines: list[str] = []  # the current paragraph's text, one entry per source line
         seen_level_two = False
+        source_line = 1  # the clause-body line the output being read came from
 
         def finish() -> None:
             """Parse the paragraph's text once, when all its lines are in."""
@@ -186,7 +145,10 @@ class Renderer:
                 current.parts = self.inline(" ".join(lines), slots)
 
         for raw_line in text.split("\n"):
-            line = raw_line.rstrip()
+            mark = _LINE_MARK.match(raw_line)
+            if mark:
+                source_line = int(mark.group(1))
+            line = _LINE_MARK.sub("", raw_line).rstrip()
             if not line.strip() or line.lstrip().startswith("#"):
                 if not line.strip():
                     finish()
@@ -195,7 +157,7 @@ class Renderer:
             block = BLOCK_LINE.match(line)
             if block:
                 finish()
-                blocks.extend(self.block(block.group(1), context, clause))
+                blocks.extend(self.block(block.group(1), context, clause, clause.location(source_line)))
                 current = None
                 continue
             marker = MARKER_LINE.match(line)
@@ -204,17 +166,17 @@ class Renderer:
                 symbol, anchor, rest = marker.groups()
                 seen_level_two = seen_level_two or MARKERS[symbol] == 2
                 if MARKERS[symbol] == 3 and not seen_level_two:
-                    self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
+                    self.problems.append(Diagnostic(clause.location(source_line), ERROR, "S75-CLAUSE",
                                                     f"clause '{clause.key}': a '--' paragraph needs a '-' paragraph above it",
                                                     "Word would number it 1.0.1; start the clause with '-'"))
                 key = f"{key_prefix}{clause.key}.{anchor}" if anchor else ""
-                current = tree.Para([], level=MARKERS[symbol], key=key)
+                current = tree.Para([], level=MARKERS[symbol], key=key, source=clause.location(source_line))
                 lines = [rest]
                 blocks.append(current)
             elif current is not None:
                 lines.append(line.strip())
             else:
-                self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
+                self.problems.append(Diagnostic(clause.location(source_line), ERROR, "S75-CLAUSE",
                                                 f"clause '{clause.key}': text outside a paragraph: {line.strip()[:60]!r}",
                                                 "start each paragraph with a marker: - -- --- ---- or ="))
         finish()
@@ -222,45 +184,22 @@ class Renderer:
 
     # --- blocks built by the engine ---
 
-    def block(self, name: str, context: dict, clause: Clause) -> list[tree.Block]:
-        schedule = context.get("schedule")
-        if name == DEFINITIONS_PLACEHOLDER:
-            return [tree.Para([], level=0, style="DefinitionsPlaceholder")]
-        if name == "contributions" and schedule is not None:
-            return contribution_tables(schedule, self.parties)
-        if name == "partner-totals" and schedule is not None:
-            return [partner_totals_table(schedule, self.parties)]
-        if name == "performance" and schedule is not None:
-            rows = [[m.measure, m.get("target", "")] for m in schedule.get("performance", ())]
-            return [tree.Table(["Measure", "Target"], rows)]
-        if name == "members" and "body" in context:
-            body = context["body"]
-            rows = [[m.role, self.parties[m.party].name if m.party in self.parties else m.party,
-                     "Voting" if m.voting else "Non-voting", m.get("deputy", "")] for m in body.members]
-            return [tree.Table(["Post", "Represents", "Status", "Deputy"], rows)]
-        if name == "signatures" and "party" in context:
-            party = context["party"]
-            officers = [(o.role, o.get("name", "")) for o in party.execution.signatories]
-            return [tree.SignatureBlock(party.name, party.execution.method, officers)]
-        if name == "sign-off" and schedule is not None:
-            lines = []
-            for officer in schedule.sign_off:
-                party = self.parties[officer.party].name if officer.get("party") in self.parties else ""
-                lines.append((f"{officer.role}, {party}" if party else officer.role, officer.get("name", "")))
-            return [tree.SignatureBlock(f"Schedule {schedule.number}", "sign_off", lines)]
-        if name == "notices":
-            rows = [[p.name, p.address, p.get("notices_to", ""), p.get("email", "")] for p in self.agreement.parties]
-            return [tree.Table(["Partner", "Address", "For the attention of", "Email"], rows)]
-        self.problems.append(Diagnostic(clause.location(), ERROR, "S75-CLAUSE",
-                                        f"clause '{clause.key}' uses block ::{name}, which is not available here"))
-        return []
+    def block(self, name: str, context: dict, clause: Clause, where: Location) -> list[tree.Block]:
+        """A ``::name`` block, built by its row in the language (engine/language.py)."""
+        spec = BLOCK_NAMES.get(name)
+        if spec is None or (spec.needs and spec.needs not in context):
+            self.problems.append(Diagnostic(where, ERROR, "S75-CLAUSE",
+                                            f"clause '{clause.key}' uses block ::{name}, which is not available here"))
+            return []
+        return spec.build(context, self.parties, self.agreement)
 
     def definitions(self, used: set[str]) -> list[tree.Para]:
         """The definitions, alphabetical, each term bold and in quotes."""
         paras = []
         for term in sorted((t for t in self.defined if t in used), key=str.lower):
             clause, source = self.defined[term]
-            rendered = self._render_source(clause, source, {"agreement": self.agreement})
+            rendered = self._render_source(clause, source, {"agreement": self.agreement},
+                                           lambda _line, clause=clause: clause.item_location("defines", 0))
             if rendered is None:
                 continue
             text, slots = rendered
@@ -270,56 +209,55 @@ class Renderer:
 
 
 _INLINE = re.compile(f"{TERM.pattern}|{REF.pattern}|{BLANK.pattern}|{SENTINEL.pattern}")
+# Each line's clause-file line number travels through Jinja as a private mark at its start.
+_LINE_MARK = re.compile("\ue002(\\d+)\ue003")
+
+
+@lru_cache(maxsize=None)
+def marked(body: str) -> str:
+    """The body with its line number written in front of each line of text.
+
+    Lines that start with a Jinja tag (``{% if %}``) are left alone, so Jinja
+    still trims them away whole, and so are lines that continue a tag or an
+    expression begun on an earlier line.
+    """
+    out, closer = [], ""
+    for number, line in enumerate(body.split("\n"), start=1):
+        free = not closer and not line.lstrip().startswith("{%")
+        out.append(f"\ue002{number}\ue003{line}" if free else line)
+        for token in _TAG.findall(line):
+            if not closer and token in _CLOSERS:
+                closer = _CLOSERS[token]
+            elif token == closer:
+                closer = ""
+    return "\n".join(out)
+
+
+_CLOSERS = {"{{": "}}", "{%": "%}", "{##": "##}"}
+_TAG = re.compile(r"\{##|##\}|\{\{|\}\}|\{%|%\}")
+
+
+_OUR_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def template_line(exc: BaseException) -> tuple[int | None, bool]:
+    """The template line an exception passed through last, and whether the template (not our code) raised it.
+
+    Jinja rewrites a render's traceback so its template frames carry the
+    template's own line numbers. An exception raised in that frame, or in
+    Jinja compiling or running it, is the template's doing; one raised in
+    our own code below it is a bug of the engine. The traceback starts at
+    the caller and ``Templates.render``, which are skipped.
+    """
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    at = [i for i, (filename, _) in enumerate(frames) if filename == "<template>"]
+    line, below = (frames[at[-1]][1], frames[at[-1] + 1:]) if at else (None, frames[2:])
+    return line, not any(filename.startswith(_OUR_CODE) for filename, _ in below)
 _MAY_HOLD_MARKUP = re.compile("[\\[<\ue000]")  # every inline markup starts with one of these
 
 
-NIL = "\u2013"  # en dash: a nil cell in a money table, as accounts print it
-
-
-def money_cell(money) -> str:
-    """A money table's cell: TBC while unknown, an en dash for nothing, else the amount."""
-    if not money.is_tbc and money.amount == 0:
-        return NIL
-    return format_money(money)
-
-
-def contribution_tables(schedule: Record, parties: dict) -> list[tree.Block]:
-    """Scheme lines by partner for each financial year, totals computed here."""
-    names = [parties[p].short_name.removeprefix("the ") for p in schedule.partners]
-    tables = []
-    for year in schedule.money:
-        rows = [[r.name, r.type.capitalize()] + [money_cell(r.amounts[p]) for p in schedule.partners] + [money_cell(r.total)]
-                for r in year.rows]
-        totals = set()
-        has_both = any(r.type == "capital" for r in year.rows) and any(r.type == "revenue" for r in year.rows)
-        if has_both:
-            for label, kind in (("Total revenue", "revenue"), ("Total capital", "capital")):
-                sums = [money_cell(total(r.amounts[p] for r in year.rows if r.type == kind)) for p in schedule.partners]
-                rows.append([label, ""] + sums + [money_cell(year.revenue_total if kind == "revenue" else year.capital_total)])
-                totals.add(len(rows) - 1)
-        rows.append(["Total", ""] + [money_cell(year.partner_totals[p]) for p in schedule.partners] + [money_cell(year.total)])
-        totals.add(len(rows) - 1)
-        numeric = set(range(2, 3 + len(names)))
-        tables.append(tree.Table(["Scheme line", "Type"] + names + ["Total"], rows, total_rows=totals,
-                                 numeric_columns=numeric, caption=f"Contributions for the financial year {year.year}",
-                                 fit_columns=frozenset(range(1, 3 + len(names)))))  # the scheme line takes the rest
-    return tables
-
-
-def partner_totals_table(schedule: Record, parties: dict) -> tree.Table:
-    """Each partner's total for each year and, over more than one year, for the whole term."""
-    names = [parties[p].short_name.removeprefix("the ") for p in schedule.partners]
-    rows = [[y.year] + [money_cell(y.partner_totals[p]) for p in schedule.partners] + [money_cell(y.total)]
-            for y in schedule.money]
-    total_rows = set()
-    if len(schedule.money) > 1:
-        rows.append([f"{schedule.money[0].year} to {schedule.money[-1].year}"]
-                    + [money_cell(total(y.partner_totals[p] for y in schedule.money)) for p in schedule.partners]
-                    + [money_cell(schedule.grand_total)])
-        total_rows.add(len(rows) - 1)
-    return tree.Table(["Financial year"] + names + ["Total"], rows, total_rows=total_rows,
-                      numeric_columns=set(range(1, 2 + len(names))),
-                      fit_columns=frozenset(range(1, 2 + len(names))))
-
-
-__all__ = ["Renderer", "applies", "body_conditions", "schedule_conditions", "format_date"]
+__all__ = ["Renderer", "applies", "body_conditions", "schedule_conditions"]

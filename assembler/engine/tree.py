@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from assembler.diagnostics import Location
+
 
 # --- inline parts ---------------------------------------------------------
 
@@ -81,6 +83,8 @@ class Para:
     number: str = ""  # filled by the number stage: "7", "7.2", "(a)"
     full_number: str = ""  # "7.2(a)" for references
     style: str = ""  # optional override: "Definition", "Recital", "Quote", "Note"
+    # The clause-file line it was drafted at, for findings about it (not part of the document).
+    source: Location | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -96,6 +100,7 @@ class Table:
     # Columns as wide as their longest cell (money, short labels); the other columns share what is left.
     # Empty: every column gets an equal share.
     fit_columns: frozenset[int] = frozenset()
+    optional_columns: set[int] = field(default_factory=set)  # an empty cell here means "none", not "missing"
 
 
 @dataclass

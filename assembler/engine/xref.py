@@ -39,13 +39,16 @@ def wording(section: tree.Section, para: tree.Para | None, from_section: tree.Se
 
 
 def resolve_references(document: tree.Document,
-                       outside: dict[str, tuple[tree.Section, tree.Para | None]] | None = None) -> list[Diagnostic]:
-    """Replace each Ref's key with wording and number; report the broken ones.
+                       outside: dict[str, tuple[tree.Section, tree.Para | None]] | None = None,
+                       failed: frozenset[str] | set[str] = frozenset()) -> list[Diagnostic]:
+    """Replace each Ref's key with wording and number; report the broken ones, at the paragraph's clause line.
 
     ``outside`` is given for a schedule built on its own: the targets of the
     whole agreement, numbered. A reference to one of them is plain wording
     ("clause 7.3 of the Agreement"), as Word has nothing in this document to
-    point at.
+    point at. ``failed`` holds the keys of clauses that could not be rendered:
+    a reference into one of them is broken only because of that error, which
+    is already reported, so it is not reported again.
     """
     known = targets(document)
     problems = []
@@ -65,8 +68,8 @@ def resolve_references(document: tree.Document,
                     if elsewhere in (outside or {}):
                         parts.append(tree.Text(_outside_wording(*outside[elsewhere])))
                         continue
-                    if outside is None:
-                        problems.append(Diagnostic(Location("clauses", 1, 1), ERROR, "S75-XREF",
+                    if outside is None and not _into(part.key, scope, failed):
+                        problems.append(Diagnostic(block.source or Location("clauses", 1, 1), ERROR, "S75-XREF",
                                                    f"reference to '{part.key}' in {section.kind} {section.number or section.title} does not resolve",
                                                    "refer to the key of a clause that is in this agreement"))
                     parts.append(tree.Text(f"the provisions on {part.key.split(':')[-1].replace('-', ' ')}"))
@@ -82,6 +85,12 @@ def resolve_references(document: tree.Document,
                     parts.append(tree.Text(after))
             block.parts = parts
     return problems
+
+
+def _into(key: str, scope: str, failed) -> bool:
+    """Does ``key`` (as written in ``scope``) point into a clause that failed to render?"""
+    clause = key.split(".")[0]
+    return clause in failed or scope + clause in failed
 
 
 def _scoped(key: str, scope: str, known: dict) -> str:

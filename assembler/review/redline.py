@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import replace
 from typing import Sequence
@@ -56,6 +57,16 @@ def revision_date(text: str, where: str = "--date") -> str:
         raise UsageError(Diagnostic(Location(where), ERROR, "S75-DATE",
                                     f"'{text}' is not a date in the form YYYY-MM-DD", "e.g. --date 2018-04-01"))
     return f"{day.isoformat()}T00:00:00Z"
+
+
+def revision_author(text: str, where: str = "--author") -> str:
+    """The author Word shows on each change: printable text of at most 255 characters (Word's own limit)."""
+    bad = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")), None)
+    if bad is not None or len(text) > 255:
+        problem = f"holds the invisible character U+{ord(bad):04X}" if bad is not None else "is over 255 characters"
+        raise UsageError(Diagnostic(Location(where), ERROR, "S75-AUTHOR", f"the author name {problem}",
+                                    "give a plain name, e.g. --author 'Jane Smith'"))
+    return text
 
 
 def default_date(document: tree.Document) -> str:
@@ -123,10 +134,6 @@ def diff_parts(old: Sequence[tree.Inline], new: Sequence[tree.Inline]) -> list[t
         if k < m:
             out += [tree.Text(INS)] + [p for _, p in b[k:m]] + [tree.Text(END)]
     return _merge_text(out)
-
-
-def _whole_parts(parts: Sequence[tree.Inline], mode: str) -> list[tree.Inline]:
-    return [tree.Text(INS if mode == "ins" else DEL)] + list(parts) + [tree.Text(END)] if parts else []
 
 
 # --- blocks --------------------------------------------------------------------------

@@ -128,7 +128,8 @@ def _quote_blocks(blocks: list[tree.Block]) -> list[tree.Block]:
         elif isinstance(block, tree.Table):
             rows = [list(r) for r in block.rows]
             out.append(tree.Table(list(block.columns), rows, set(block.total_rows), set(block.numeric_columns),
-                                  caption=block.caption, fit_columns=block.fit_columns))
+                                  caption=block.caption, fit_columns=block.fit_columns,
+                                  optional_columns=set(block.optional_columns)))
         else:
             out.append(tree.Para([tree.Text(diff.block_text(block).replace("\n", "; "))], level=0, style="Quote"))
     if out and isinstance(out[0], tree.Para):

@@ -21,9 +21,10 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location, UsageError
-from assembler.source.yamlfile import MAX_BYTES
+from assembler.source.yamlfile import MAX_BYTES, size_diagnostics
 from assembler.source.folder import (
     AGREEMENT_LAYOUT, FRAMEWORK, MAX_FOLDER_FILES, SCHEDULES, DirectorySource, is_schedule_name, layer_path_problem,
+    load_error,
 )
 
 GIT_TIMEOUT = 60
@@ -34,10 +35,6 @@ _SUBMODULE_MODE = "160000"
 
 def _usage(where: str, code: str, message: str, hint: str = "") -> UsageError:
     return UsageError(Diagnostic(Location(where), ERROR, code, message, hint))
-
-
-def _load_error(where: str, code: str, message: str, hint: str = "") -> LoadError:
-    return LoadError(Diagnostic(Location(where), ERROR, code, message, hint))
 
 
 def run_git(args: list[str], cwd: str | os.PathLike | None = None, where: str = "<git>") -> subprocess.CompletedProcess:
@@ -110,7 +107,7 @@ class GitSource:
         # --full-tree: from a subdirectory, ls-tree would list only what lies under it
         done = run_git(["ls-tree", "--full-tree", "-z", "-l", self._object(*parts)], self.cwd, where)
         if done.returncode != 0:
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}",
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}",
                               "check the path: after REV: it is relative to the top of the repository "
                               "(start it with ./ to make it relative to the current directory)")
         entries = {}
@@ -130,29 +127,28 @@ class GitSource:
             where = self._shown()
             kind = run_git(["cat-file", "-t", self._object()], self.cwd, where)
             if kind.returncode != 0:
-                raise _load_error(where, "S75-NOTFOUND",
-                                  f"the {self.what} '{self.path or '.'}' does not exist at revision {self.rev}",
-                                  AGREEMENT_LAYOUT if self.what == "agreement directory" else "")
+                raise load_error(where, "S75-NOTFOUND",
+                                 f"the {self.what} '{self.path or '.'}' does not exist at revision {self.rev}",
+                                 AGREEMENT_LAYOUT if self.what == "agreement directory" else "")
             if kind.stdout.strip() != b"tree":
-                raise _load_error(where, "S75-PATH", f"'{where}' is a file, not an {self.what}",
-                                  AGREEMENT_LAYOUT if self.what == "agreement directory" else "")
+                raise load_error(where, "S75-PATH", f"'{where}' is a file, not an {self.what}",
+                                 AGREEMENT_LAYOUT if self.what == "agreement directory" else "")
             self._listing = self._tree()
         return self._listing
 
     def _blob(self, entry: tuple[str, str, str, int], where: str) -> bytes:
         mode, kind, oid, size = entry
         if mode == _SYMLINK_MODE:
-            raise _load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
+            raise load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
                               "commit the real file into the agreement directory")
         if kind != "blob":
-            raise _load_error(where, "S75-PATH", f"'{where}' is a directory, not a YAML file",
+            raise load_error(where, "S75-PATH", f"'{where}' is a directory, not a YAML file",
                               "rename or remove the directory")
-        if size > MAX_BYTES:
-            # load_yaml_bytes reports the size in its own words; read no more than it needs.
-            return b" " * (MAX_BYTES + 1)
+        if size > MAX_BYTES:  # reported with the blob's real size, and never read
+            raise LoadError(size_diagnostics(where, size))
         done = run_git(["cat-file", "blob", oid], self.cwd, where)
         if done.returncode != 0:
-            raise _load_error(where, "S75-READ", f"'{where}' cannot be read from git: "
+            raise load_error(where, "S75-READ", f"'{where}' cannot be read from git: "
                               f"{done.stderr.decode('utf-8', 'replace').strip()}")
         return done.stdout
 
@@ -163,7 +159,7 @@ class GitSource:
         where = self._shown(FRAMEWORK)
         if FRAMEWORK not in entries:
             alternative = " (rename agreement.yml to agreement.yaml)" if "agreement.yml" in entries else ""
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' is missing{alternative}", AGREEMENT_LAYOUT)
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' is missing{alternative}", AGREEMENT_LAYOUT)
         return self._blob(entries[FRAMEWORK], where)
 
     def list_schedules(self) -> list[str]:
@@ -173,19 +169,19 @@ class GitSource:
             return []
         mode, kind, _, _ = entries[SCHEDULES]
         if mode == _SYMLINK_MODE:
-            raise _load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
+            raise load_error(where, "S75-PATH", f"'{where}' is a symbolic link",
                               "commit the real directory into the agreement directory")
         if kind != "tree" or mode == _SUBMODULE_MODE:
-            raise _load_error(where, "S75-PATH", f"'{where}' is a file; it must be a directory of YAML files")
+            raise load_error(where, "S75-PATH", f"'{where}' is a file; it must be a directory of YAML files")
         return sorted(name for name in self._tree(SCHEDULES) if is_schedule_name(name))
 
     def read_schedule(self, name: str) -> bytes:
         where = self._shown(SCHEDULES, name)
         if name in ("", ".", "..") or "/" in name or "\\" in name:
-            raise _load_error(where, "S75-PATH", f"'{name}' is not a schedule file name")
+            raise load_error(where, "S75-PATH", f"'{name}' is not a schedule file name")
         entries = self._tree(SCHEDULES) if SCHEDULES in self._root() else {}
         if name not in entries:
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}")
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self.rev}")
         return self._blob(entries[name], where)
 
     # clause library folders at the same revision
@@ -202,11 +198,11 @@ class GitSource:
         """The clause library folder ``relative`` names from the agreement, as committed at this revision."""
         problem = layer_path_problem(relative)
         if problem:
-            raise _load_error(self._shown(FRAMEWORK), "S75-PATH", problem, "write e.g. ../house-clauses")
+            raise load_error(self._shown(FRAMEWORK), "S75-PATH", problem, "write e.g. ../house-clauses")
         path = posixpath.normpath(posixpath.join(self._top_path(), relative))
         shown = f"{self.rev}:{path}"
         if path == ".." or path.startswith("../"):
-            raise _load_error(shown, "S75-PATH", f"the clause library '{relative}' is outside the git repository",
+            raise load_error(shown, "S75-PATH", f"the clause library '{relative}' is outside the git repository",
                               "keep the clause library in the same repository as the agreement")
         return GitFolder(self, path, shown)
 
@@ -235,7 +231,7 @@ class GitFolder:
     def names(self) -> list[str]:
         entries = self._tree._root()
         if len(entries) > MAX_FOLDER_FILES:
-            raise _load_error(self.display, "S75-SIZE", f"'{self.display}' holds {len(entries)} files; "
+            raise load_error(self.display, "S75-SIZE", f"'{self.display}' holds {len(entries)} files; "
                               f"a clause library may hold at most {MAX_FOLDER_FILES}")
         return sorted(name for name, (mode, kind, _, _) in entries.items()
                       if not name.startswith((".", "~$")) and (kind == "blob" or mode == _SYMLINK_MODE))
@@ -244,7 +240,7 @@ class GitFolder:
         where = self.shown(name)
         entries = self._tree._root()
         if name not in entries:
-            raise _load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self._tree.rev}")
+            raise load_error(where, "S75-NOTFOUND", f"'{where}' does not exist at revision {self._tree.rev}")
         return self._tree._blob(entries[name], where)
 
 

@@ -16,41 +16,22 @@ so a "billion laughs" document costs nothing.
 from __future__ import annotations
 
 import bisect
-import os
 import re
-import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Protocol, Union
+from typing import Iterable, Mapping, Union
 
 import yaml
 
-from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location
+from assembler.codes import codes
+from assembler.diagnostics import ERROR, Diagnostic, Location
 
-# --- the codes this module reports (data, so docs and tests can list them) --
-
-CODES: dict[str, str] = {
-    "S75-SIZE": "file larger than the 2 MiB limit",
-    "S75-ENCODING": "file is not UTF-8 (bad byte, or saved as UTF-16/UTF-32)",
-    "S75-BOM": "file starts with a UTF-8 byte order mark",
-    "S75-CONTROL": "control or other invisible character not allowed in text (NUL, vertical tab...)",
-    "S75-TAB": "tab where YAML needs spaces",
-    "S75-YAML": "YAML syntax error",
-    "S75-EMPTY": "file is empty or holds only comments",
-    "S75-MULTIDOC": "more than one YAML document in a file",
-    "S75-DEPTH": "nesting deeper than 50 levels",
-    "S75-ALIAS": "YAML anchor (&) or alias (*) used",
-    "S75-TAG": "explicit YAML tag (!!...) that is not a plain type, or a value it cannot read",
-    "S75-DUPKEY": "the same key twice in one mapping",
-    "S75-KEY": "mapping key that is not text (a number, true/false, a list, '<<'...)",
-    "S75-NUMBER": "a number written with underscores, in hexadecimal, octal or binary, or with a leading zero",
-    "S75-NOTFOUND": "agreement directory or agreement.yaml missing",
-    "S75-PATH": "a file that is a symlink, a directory, outside the agreement, or not a regular file",
-    "S75-READ": "a file that exists but cannot be read (permission, I/O)",
-}
+# The codes this stage reports, with their meanings, from the one registry (data/codes.yaml).
+CODES: dict[str, str] = {c.code: c.meaning for c in codes().values() if c.stage == "source"}
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 50
+MAX_NUMBER_CHARS = 100  # a plain number longer than this is refused before it is read
 MAX_PER_CODE = 20  # per file; further ones are summarised in one line
 MAX_TAB_PASSES = 6  # re-parses after tab errors, so all tabs are found cheaply
 
@@ -424,6 +405,10 @@ class _BadValue(Exception):
     """A scalar that cannot be read; the message goes into an S75-TAG diagnostic."""
 
 
+class _HugeNumber(Exception):
+    """A plain number too long to read (Python refuses integers of more than 4,300 digits)."""
+
+
 class _OddNumber(Exception):
     """A plain scalar written as a number in a refused form; the message goes into S75-NUMBER."""
 
@@ -514,8 +499,10 @@ class _Builder:
             yaml.MappingEndEvent: self._close,
             yaml.SequenceEndEvent: self._close,
         }
+        parser = loader(text)
         try:
-            for event in yaml.parse(text, Loader=loader):
+            while parser.check_event():
+                event = parser.get_event()
                 handler = handlers.get(type(event))
                 if handler:
                     handler(event)
@@ -525,6 +512,12 @@ class _Builder:
         except yaml.YAMLError as error:
             self.failed = True
             return error
+        except ValueError as error:  # PyYAML's scanner: an escape beyond Unicode ("\U00110000")
+            self.failed = True
+            mark = parser.get_mark() if hasattr(parser, "get_mark") else None
+            return yaml.scanner.ScannerError(None, None, f"an escape in quotes is not a character ({error})", mark)
+        finally:
+            parser.dispose()
         return None
 
     def _location(self, mark) -> Location:
@@ -585,7 +578,16 @@ class _Builder:
         if style is not None:
             self.spans.append((event.start_mark.index, event.end_mark.index))
         try:
+            if style is None and len(event.value) > MAX_NUMBER_CHARS and _core_tag(event.value) != _STR:
+                raise _HugeNumber(len(event.value))
             value, tag = _scalar(event)
+        except _HugeNumber as huge:
+            self.report.at_mark(
+                event.start_mark, "S75-NUMBER",
+                f"this number is {huge.args[0]:,} characters long; s75 reads numbers of at most {MAX_NUMBER_CHARS}",
+                "no amount the schemas allow is that long; if it is text, put it in quotes",
+            )
+            value, tag = _BAD, None
         except _BadValue as problem:
             self.report.at_mark(
                 event.start_mark, "S75-TAG", str(problem),
@@ -700,6 +702,7 @@ _SYNTAX_HINTS = [
     ("found unknown escape character", "in double quotes a backslash starts an escape; use single quotes or write '\\\\'"),
     ("expected alphabetic or numeric character", "'*', '&' and '!' have a meaning in YAML; put the value in quotes"),
     ("that cannot start any token", "a value starting with '@', '`', '%' or '|' needs quotes"),
+    ("an escape in quotes", "a \\U escape names a character up to \\U0010FFFF; type the character itself instead"),
     ("expected ',' or", "a list in [ ] or a mapping in { } is not closed properly; check the commas and brackets"),
     ("expected the node content", "a value is missing or starts with a special character; put it in quotes"),
 ]

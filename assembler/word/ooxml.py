@@ -83,6 +83,33 @@ def parse_fragment(xml: list[str]) -> etree._Element:
     return etree.fromstring(f'<w:body xmlns:w="{W_NS}">{"".join(xml)}</w:body>', _FRAGMENT_PARSER)
 
 
+_FRAGMENT_OPEN = f'<w:body xmlns:w="{W_NS}">'.encode()
+BODY_MARKER = b"<?s75-body ?>"  # where the body's blocks go in document.xml (as lxml writes the instruction)
+
+
+def canonical_fragment(xml: list[str]) -> bytes:
+    """``w:`` elements given as XML text, parsed and serialised as lxml writes them inside document.xml.
+
+    Children of the wrapper inherit its one namespace declaration, as the
+    body's children inherit the document's, so the bytes are those a whole
+    document serialisation would give.
+    """
+    data = etree.tostring(parse_fragment(xml), encoding="UTF-8")
+    if not (data.startswith(_FRAGMENT_OPEN) and data.endswith(b"</w:body>")):
+        raise ValueError("unexpected serialisation of a body fragment")
+    return data[len(_FRAGMENT_OPEN):-len(b"</w:body>")]
+
+
+def add_body_marker(body: etree._Element) -> None:
+    """Mark where the body's blocks go: before the body's own w:sectPr, as python-docx adds paragraphs."""
+    marker = etree.ProcessingInstruction("s75-body")
+    sect_pr = body.find(qn("w:sectPr"))
+    if sect_pr is not None:
+        sect_pr.addprevious(marker)
+    else:
+        body.append(marker)
+
+
 def _ppr(p_or_style: etree._Element) -> etree._Element:
     """The w:pPr of a paragraph or paragraph style, created in schema order."""
     ppr = p_or_style.find(qn("w:pPr"))
@@ -514,29 +541,31 @@ def strip_rsids(xml: bytes) -> bytes:
     return _RSIDS_ELEM.sub(b"", _RSID_ATTR.sub(b"", xml))
 
 
-def normalise_package(data: bytes) -> bytes:
-    """Re-zip a .docx with fixed order, timestamps and compression.
+def normalise_package(data: bytes, body: bytes | None = None) -> bytes:
+    """Re-zip a .docx with fixed order, timestamps and compression (and ``body`` spliced in).
 
     Zip entries otherwise carry the current time, so two builds of the same
     agreement would differ.
     """
     with zipfile.ZipFile(io.BytesIO(data)) as src:
         blobs = {name: src.read(name) for name in src.namelist()}
+    _splice_body(blobs, body)
     return normalised_zip(blobs)
 
 
-def package_bytes(package) -> bytes:
+def package_bytes(package, body: bytes | None = None) -> bytes:
     """A python-docx package as a normalised .docx, zipped once.
 
     The same parts python-docx's ``save`` writes, taken as bytes instead of
     being compressed, read back and compressed again by normalise_package.
+    ``body`` (XML text) replaces the body marker in document.xml.
     """
     steps = [getattr(PackageWriter, name, None)
              for name in ("_write_content_types_stream", "_write_pkg_rels", "_write_parts")]
     if None in steps:  # a python-docx whose internals differ: save, then re-zip
         buf = io.BytesIO()
         package.save(buf)
-        return normalise_package(buf.getvalue())
+        return normalise_package(buf.getvalue(), body)
     content_types, pkg_rels, write_parts = steps
     parts = list(package.parts)
     for part in parts:
@@ -545,7 +574,18 @@ def package_bytes(package) -> bytes:
     content_types(blobs, parts)
     pkg_rels(blobs, package.rels)
     write_parts(blobs, parts)
+    _splice_body(blobs, body)
     return normalised_zip(blobs)
+
+
+def _splice_body(blobs: dict[str, bytes], body: bytes | None) -> None:
+    if body is None:
+        return
+    xml = blobs["word/document.xml"]
+    at = xml.find(BODY_MARKER)
+    if at < 0:
+        raise ValueError("document.xml has no body marker")
+    blobs["word/document.xml"] = b"".join((xml[:at], body, xml[at + len(BODY_MARKER):]))
 
 
 class _Blobs(dict):

@@ -18,16 +18,27 @@ Nothing here writes OOXML for a build: that is :mod:`assembler.word.ooxml`.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location
+from assembler.diagnostics import ERROR, Diagnostic, LoadError, Location, UsageError
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 DOCUMENT = "word/document.xml"
-MAX_PART_BYTES = 64 * 1024 * 1024
+# Bounds on a .docx from outside (git runs textconv on every committed one; verify and
+# a build over an existing file read them too). An agreement of 2,000 schedules, far
+# beyond any real one, builds to a 7 MB file whose document.xml unpacks to 61 MiB.
+MAX_DOCX_BYTES = 64 * 1024 * 1024  # the file itself
+MAX_PART_BYTES = 256 * 1024 * 1024  # any one part, unpacked
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024  # all parts together, unpacked
+MAX_PARTS = 10_000
+MAX_LIST_VALUE = 32767  # Word's own largest list number (and level start)
+MAX_LEVEL = 8  # list levels are 0-8
 
 
 def q(tag: str) -> str:
@@ -47,30 +58,81 @@ def _parser() -> etree.XMLParser:
 # --- reading the package ----------------------------------------------------
 
 
+def _docx_error(display: str, message: str, hint: str = "") -> LoadError:
+    return LoadError(Diagnostic(Location(display), ERROR, "S75-DOCX-READ", message, hint))
+
+
+def read_docx_file(path: str | os.PathLike, display: str | None = None) -> bytes:
+    """The bytes of a .docx on disk: an ordinary file of at most MAX_DOCX_BYTES, checked before reading.
+
+    A FIFO would block forever and /dev/zero never ends, so anything but a
+    regular file is refused; the file is opened without blocking and checked
+    again once open, so swapping it in between gains nothing.
+    """
+    display = str(path) if display is None else display
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UsageError(Diagnostic(Location(display), ERROR, "S75-READ", f"cannot read {display}: "
+                                    f"{exc.strerror or exc}", "give the path of a .docx file"))
+    with open(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not an ordinary file"
+            raise _docx_error(display, f"'{display}' is {what}", "give the path of a .docx file")
+        if info.st_size > MAX_DOCX_BYTES:
+            raise _docx_error(display, f"'{display}' is {info.st_size:,} bytes, over the {MAX_DOCX_BYTES:,}-byte "
+                              "limit for a .docx", "check that this is an agreement document")
+        data = handle.read(MAX_DOCX_BYTES + 1)
+    if len(data) > MAX_DOCX_BYTES:
+        raise _docx_error(display, f"'{display}' grew past {MAX_DOCX_BYTES:,} bytes while it was read")
+    return data
+
+
+def open_package(data: bytes, display: str = "<docx>") -> zipfile.ZipFile:
+    """The zip package of a .docx, refused if it could unpack to more than the limits allow.
+
+    zipfile never unpacks more than a part's recorded size (a part that holds
+    more fails its CRC check), so checking the recorded sizes bounds memory.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise _docx_error(display, f"'{display}' is not a Word .docx file (it is not a zip package)",
+                          "give the path of a .docx file")
+    infos = archive.infolist()
+    problem = ""
+    if len(infos) > MAX_PARTS:
+        problem = f"it has {len(infos):,} parts (at most {MAX_PARTS:,} are read)"
+    elif any(info.file_size > MAX_PART_BYTES for info in infos):
+        big = max(infos, key=lambda info: info.file_size)
+        problem = f"its part {big.filename} unpacks to {big.file_size:,} bytes (at most {MAX_PART_BYTES:,})"
+    elif sum(info.file_size for info in infos) > MAX_PACKAGE_BYTES:
+        problem = f"it unpacks to {sum(i.file_size for i in infos):,} bytes (at most {MAX_PACKAGE_BYTES:,})"
+    if problem:
+        archive.close()
+        raise _docx_error(display, f"'{display}' is refused: {problem}",
+                          "an agreement document is a few megabytes; this one may be built to exhaust memory")
+    return archive
+
+
 def read_parts(data: bytes, display: str = "<docx>") -> dict[str, etree._Element]:
     """The document, styles and numbering parts (the last two may be absent)."""
     def bad(message: str, hint: str = "") -> LoadError:
-        return LoadError(Diagnostic(Location(display), ERROR, "S75-DOCX-READ", message, hint))
+        return _docx_error(display, message, hint)
 
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise bad(f"'{display}' is not a Word .docx file (it is not a zip package)",
-                  "textconv reads .docx files only; check the .gitattributes pattern")
+    archive = open_package(data, display)
     parts = {}
     with archive:
         for name in (DOCUMENT, "word/styles.xml", "word/numbering.xml"):
-            try:
-                info = archive.getinfo(name)
-            except KeyError:
+            if name not in archive.NameToInfo:
                 if name == DOCUMENT:
                     raise bad(f"'{display}' has no {DOCUMENT}, so it is not a Word document")
                 continue
-            if info.file_size > MAX_PART_BYTES:
-                raise bad(f"'{display}': {name} is too large to read ({info.file_size} bytes)")
             try:
                 parts[name] = etree.fromstring(archive.read(name), _parser())
-            except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, ValueError) as exc:
+            except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, ValueError, NotImplementedError,
+                    EOFError, RuntimeError, zlib.error) as exc:  # damaged, or compressed or encrypted in a way zipfile cannot read
                 raise bad(f"'{display}': {name} cannot be read: {exc}")
     return parts
 
@@ -103,9 +165,10 @@ class _Numbering:
                 aid = _attr(abstract, "abstractNumId")
                 levels = {}
                 for lvl in abstract.findall(q("lvl")):
-                    ilvl = int(_attr(lvl, "ilvl", "0") or 0)
-                    start = _attr(lvl.find(q("start")), "val", "1")
-                    levels[ilvl] = _Level(int(start) if start.lstrip("-").isdigit() else 1,
+                    ilvl = _level(_attr(lvl, "ilvl", "0"))
+                    if ilvl is None:
+                        continue
+                    levels[ilvl] = _Level(_number(_attr(lvl.find(q("start")), "val", "1"), 1),
                                           _attr(lvl.find(q("numFmt")), "val", "decimal"),
                                           _attr(lvl.find(q("lvlText")), "val", ""))
                     style = _attr(lvl.find(q("pStyle")), "val")
@@ -116,8 +179,9 @@ class _Numbering:
                 overrides = {}
                 for override in num.findall(q("lvlOverride")):
                     start = override.find(q("startOverride"))
-                    if start is not None and _attr(start, "val").isdigit():
-                        overrides[int(_attr(override, "ilvl", "0") or 0)] = int(_attr(start, "val"))
+                    level = _level(_attr(override, "ilvl", "0"))
+                    if start is not None and level is not None:
+                        overrides[level] = _number(_attr(start, "val"), 1)
                 self.nums[_attr(num, "numId")] = (_attr(num.find(q("abstractNumId")), "val"), overrides)
         if styles is not None:
             for style in styles.findall(q("style")):
@@ -158,7 +222,7 @@ class _Numbering:
         if not ilvl:
             linked = self.style_levels.get(s_style or style)
             ilvl = str(linked[1]) if linked and linked[0] == abstract else "0"
-        level = int(ilvl) if ilvl.isdigit() else 0
+        level = _level(ilvl)
         if level not in levels:
             return ""
         key = num_id if overrides else ("abstract", abstract)
@@ -166,7 +230,7 @@ class _Numbering:
         if counts is None:
             counts = self.counters[key] = {}
         start = overrides.get(level, levels[level].start)
-        counts[level] = counts.get(level, start - 1) + 1
+        counts[level] = min(counts.get(level, start - 1) + 1, MAX_LIST_VALUE)
         for deeper in [k for k in counts if k > level]:
             del counts[deeper]
         text = levels[level].text
@@ -179,8 +243,28 @@ class _Numbering:
         return "" if levels[level].fmt == "none" else text
 
 
+def _level(text: str) -> int | None:
+    """A list level (0-8) as written in the file, or None if it is not one."""
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) <= 2 and int(text) <= MAX_LEVEL else None
+
+
+def _number(text: str, default: int) -> int:
+    """A list start value, clamped to Word's range: a document asking for 10**12 gets Word's largest."""
+    text = text.strip()
+    if not (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
+        return default
+    if len(text) > 6:
+        return 0 if text.startswith("-") else MAX_LIST_VALUE
+    return max(0, min(int(text), MAX_LIST_VALUE))
+
+
+MAX_LETTER_VALUE = 780  # Word's letter numbering ends at 780 (z written 30 times)
+
+
 def format_number(n: int, fmt: str) -> str:
     if fmt in ("lowerLetter", "upperLetter"):
+        n = min(n, MAX_LETTER_VALUE)
         letter = "abcdefghijklmnopqrstuvwxyz"[(n - 1) % 26] * ((n - 1) // 26 + 1) if n > 0 else ""
         return letter.upper() if fmt == "upperLetter" else letter
     if fmt in ("lowerRoman", "upperRoman"):
@@ -357,7 +441,7 @@ def _resolve(root: etree._Element, keep: str) -> None:
 
 
 def _rewrite_document(data: bytes, keep: str) -> bytes:
-    source = zipfile.ZipFile(io.BytesIO(data))
+    source = open_package(data)
     out = io.BytesIO()
     with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():

@@ -1,0 +1,385 @@
+"""Parts of one agreement that must agree with each other, one small rule each.
+
+The schema checks each value and ``rules`` the statutory facts; these rules
+catch a document that contradicts itself: money both pooled and aligned, a
+pool manager sitting for the other partner, a body asked to act more often
+than it meets, two decision rules for one body. A contradiction in a draft
+is a warning (a final build refuses every warning); one the clauses could
+not draft at all is an error. The phrases they look for are data
+(``data/wording.yaml``).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Iterator
+
+import yaml
+
+from assembler.check.requirements import pending_reason
+from assembler.check.rules import Context, _at, rule
+from assembler.diagnostics import WARNING
+from assembler.model import agreement_end, parse_date
+from assembler.resources import data_file
+
+
+@lru_cache(maxsize=None)
+def wording() -> dict:
+    return yaml.safe_load(data_file("wording.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _phrase(phrase: str) -> re.Pattern:
+    """A phrase as whole words: 'monthly' does not match inside 'bi-monthly'."""
+    return re.compile(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", re.IGNORECASE)
+
+
+def found(phrases, text: str) -> list[tuple[int, str]]:
+    """(position, phrase) of each phrase in text, in text order."""
+    hits = [(m.start(), phrase) for phrase in phrases for m in _phrase(phrase).finditer(text)]
+    return sorted(hits)
+
+
+def strings(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every text value under ``data`` with its path."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from strings(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from strings(value, path + (i,))
+    elif isinstance(data, str):
+        yield path, data
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence): a frequency and the body it belongs to are read within one sentence."""
+    out, start = [], 0
+    for match in re.finditer(r"[.;](\s+|$)", text):
+        out.append((start, text[start:match.end()]))
+        start = match.end()
+    if start < len(text):
+        out.append((start, text[start:]))
+    return out
+
+
+def _bodies(ctx: Context) -> dict[str, dict]:
+    return {b["key"]: b for b in ctx.data["governance"]["bodies"]}
+
+
+def _arrangements(doc) -> set[str]:
+    return set(doc.data.get("arrangements", []))
+
+
+def _schemes(ctx: Context):
+    return [doc for doc in ctx.schedules if doc.data["kind"] == "scheme"]
+
+
+# --- money: pooled or aligned -------------------------------------------------------
+
+
+@rule
+def pooled_or_aligned(ctx: Context):
+    """Without phases a scheme's money is either paid into a pool or kept by each partner, not both."""
+    for doc in _schemes(ctx):
+        if {"pooled_fund", "aligned_budget"} <= _arrangements(doc) and not doc.data.get("phases"):
+            yield _at(doc, ("arrangements",), "S75-POOLED-ALIGNED",
+                      "the scheme lists both pooled_fund and aligned_budget, so the same contributions would be paid "
+                      "into the pooled fund and also kept by each partner as an aligned budget",
+                      "keep one of them, or add phases: saying when the money is aligned and when it is pooled",
+                      level=WARNING, key=True)
+
+
+@rule
+def host_only_for_pooled_money(ctx: Context):
+    """Reg 7(4): a host partner and a pool manager exist only for a pooled fund."""
+    for doc in ctx.schedules:
+        if "pooled_fund" in _arrangements(doc):
+            continue
+        management = doc.data.get("management", {})
+        for field in ("host_partner", "pool_manager"):
+            if field in management:
+                yield _at(doc, ("management", field), "S75-HOST-POOLED",
+                          f"{field} is given, but the schedule has no pooled fund: a host partner and a pool manager "
+                          "manage pooled money only (regulation 7(4))",
+                          f"remove management: {field}:, or add pooled_fund to arrangements:", key=True)
+
+
+# --- risk share: one choice -------------------------------------------------------
+
+
+def _models_described(text: str) -> set[str]:
+    if "overspend" not in text.lower():
+        return set()
+    return {model for model, phrases in wording()["risk_share_phrases"].items() if found(phrases, text)}
+
+
+@rule
+def one_risk_share(ctx: Context):
+    """The financial-governance schedule states the framework's risk share, not a second one."""
+    framework = ctx.data["finance"]["risk_share"]
+    model = framework["model"]
+    for doc in ctx.schedules:
+        if doc.data["kind"] != "financial_governance":
+            continue
+        own = doc.data.get("risk_share")
+        if own is not None and own != framework:
+            yield _at(doc, ("risk_share",), "S75-RISK-AGREE",
+                      f"the financial governance schedule sets its own risk share ({own['model']}), but the "
+                      f"agreement's risk-share clause is drafted from finance: risk_share: ({model})",
+                      "state the risk share once, under finance: risk_share: in agreement.yaml", level=WARNING, key=True)
+        for i, text in enumerate(doc.data.get("rules", [])):
+            other = sorted(_models_described(text) - {model})
+            if other:
+                yield _at(doc, ("rules", i), "S75-RISK-AGREE",
+                          f"this rule describes the {other[0]} risk share, but the agreement's risk-share clause "
+                          f"says {model} (finance: risk_share: model)",
+                          "make finance: risk_share: the one choice and leave the overspend rule out of the "
+                          "schedule's own rules", level=WARNING)
+
+
+@rule
+def risk_override_differs(ctx: Context):
+    """A scheme's own risk share that repeats the framework's only hides the rule in two places."""
+    framework = ctx.data["finance"]["risk_share"]
+    for doc in _schemes(ctx):
+        if doc.data.get("risk_share") == framework:
+            yield _at(doc, ("risk_share",), "S75-RISK-OVERRIDE",
+                      f"the scheme's risk share is the same as the agreement's ({framework['model']}), so it "
+                      "overrides nothing", "remove risk_share: from the schedule", level=WARNING, key=True)
+
+
+# --- governance -------------------------------------------------------------------
+
+
+def _same_post(a: str, b: str) -> bool:
+    norm = lambda s: " ".join(re.sub(r"[^\w\s]", " ", s.casefold()).split())  # noqa: E731
+    return norm(a) == norm(b)
+
+
+@rule
+def pool_manager_sits_for_the_host(ctx: Context):
+    """The pool manager is the host's officer (reg 7(4)), so cannot represent another partner on a body."""
+    parties = ctx.parties
+    for doc in ctx.schedules:
+        management = doc.data.get("management", {})
+        manager, host = management.get("pool_manager", {}), management.get("host_partner")
+        if not manager or host not in parties or pending_reason(manager["role"]):
+            continue  # a post still tbc matches every other post still tbc
+        for b, body in enumerate(ctx.data["governance"]["bodies"]):
+            for m, member in enumerate(body["members"]):
+                if _same_post(member["role"], manager["role"]) and member["party"] != host \
+                        and member["party"] in parties:
+                    yield _at(ctx.framework, ("governance", "bodies", b, "members", m, "party"),
+                              "S75-POOL-MANAGER-SEAT",
+                              f"the {manager['role']} is the pool manager of {doc.data['title']} and so an officer "
+                              f"of {parties[host]['short_name']}, but sits on the {body['name']} for "
+                              f"{parties[member['party']]['short_name']}",
+                              f"set party: {host} for this member, or name another post as pool manager",
+                              level=WARNING)
+
+
+def _frequency_claims(text: str) -> list[tuple[int, int, str]]:
+    """(position, times a year, phrase) for each frequency phrase in text."""
+    claims = []
+    for per_year, phrases in wording()["frequency_phrases"].items():
+        claims += [(pos, int(per_year), phrase) for pos, phrase in found(phrases, text)]
+    return sorted(claims)
+
+
+def _named_body(sentence: str, position: int, bodies: dict[str, dict]) -> str | None:
+    """The body whose name comes nearest before ``position`` in the sentence, else nearest after."""
+    before, after = [], []
+    for key, body in bodies.items():
+        for match in re.finditer(re.escape(body["name"]), sentence, re.IGNORECASE):
+            (before if match.end() <= position else after).append((match, key))
+    if before:
+        return max(before, key=lambda item: item[0].end())[1]
+    if after:
+        return min(after, key=lambda item: item[0].start())[1]
+    return None
+
+
+def _too_often(body: dict, per_year: int) -> bool:
+    meets = wording()["body_frequency"].get(body.get("frequency"), 0)
+    return bool(meets) and per_year > meets
+
+
+@rule
+def bodies_meet_as_often_as_they_act(ctx: Context):
+    """A body that receives monthly reports, or monitors monthly, meets at least monthly."""
+    bodies = _bodies(ctx)
+    frequencies = ", ".join(wording()["body_frequency"])
+    for doc in ctx.schedules:
+        monitoring = doc.data.get("management", {}).get("monitoring")
+        for i, item in enumerate(monitoring if isinstance(monitoring, list) else []):
+            body = bodies.get(item["to"])
+            if body and _too_often(body, wording()["report_every"][item["every"]]):
+                yield _at(doc, ("management", "monitoring", i, "every"), "S75-MEETS",
+                          f"the {body['name']} is to receive a report every {item['every'].replace('_', ' ')}, but it "
+                          f"meets {body['frequency']}", f"set the body's frequency: ({frequencies}) to match, or "
+                          "report to it as often as it meets", level=WARNING)
+        texts = [(("management", "monitoring"), monitoring)]
+        texts += [(("duration", "review"), doc.data.get("duration", {}).get("review"))]
+        for path, text in texts:
+            if not isinstance(text, str):
+                continue
+            for offset, sentence in _sentences(text):
+                for position, per_year, phrase in _frequency_claims(sentence):
+                    key = _named_body(sentence, position, bodies) or doc.data.get("governance_body")
+                    body = bodies.get(key)
+                    if body and _too_often(body, per_year):
+                        yield _at(doc, path, "S75-MEETS",
+                                  f"the schedule has the {body['name']} act '{phrase}', but it meets "
+                                  f"{body['frequency']}", f"set the body's frequency: ({frequencies}) to match, or "
+                                  "report to it as often as it meets", level=WARNING)
+    for b, body in enumerate(ctx.data["governance"]["bodies"]):
+        for field in ("purpose", "responsibilities", "delegated_authority"):
+            for path, text in strings(body.get(field), ("governance", "bodies", b, field)):
+                for _, per_year, phrase in _frequency_claims(text):
+                    if _too_often(body, per_year):
+                        yield _at(ctx.framework, path, "S75-MEETS",
+                                  f"the {body['name']} must act '{phrase}', but meets {body['frequency']}",
+                                  "set the body's frequency: to match, or change what it must do", level=WARNING)
+                        break
+
+
+@rule
+def delegation_is_granted(ctx: Context):
+    """A schedule that relies on a body's delegated authority needs a body whose terms grant some."""
+    bodies = _bodies(ctx)
+    phrases = wording()["delegation_phrases"]
+    for doc in ctx.schedules:
+        variation = doc.data.get("contributions", {}).get("variation")
+        for field in ("agreed_by", "moves_between_lines_by"):
+            key = variation.get(field) if isinstance(variation, dict) else None
+            body = bodies.get(key)
+            if body is not None and not body.get("delegated_authority"):
+                yield _at(doc, ("contributions", "variation", field), "S75-DELEGATION",
+                          f"the {body['name']} is to decide on contributions ({field}), but its terms of reference "
+                          "delegate nothing to it",
+                          f"list what it may decide under delegated_authority: for body '{key}' in agreement.yaml, "
+                          "or leave the decision to the partners", level=WARNING)
+        for path, text in strings(doc.data):
+            for offset, sentence in _sentences(text):
+                for position, phrase in found(phrases, sentence)[:1]:
+                    key = _named_body(sentence, position, bodies) or doc.data.get("governance_body")
+                    body = bodies.get(key)
+                    if body is not None and not body.get("delegated_authority"):
+                        yield _at(doc, path, "S75-DELEGATION",
+                                  f"this relies on the {body['name']}'s delegated authority ('{phrase}'), but its "
+                                  "terms of reference delegate nothing to it",
+                                  f"list what it may decide under delegated_authority: for body '{key}' in "
+                                  "agreement.yaml, or take the decision to the partners", level=WARNING)
+
+
+@rule
+def one_decision_rule(ctx: Context):
+    """A body decides by one rule: its free text may not describe another."""
+    conflicts = wording()["decision_conflicts"]
+    for b, body in enumerate(ctx.data["governance"]["bodies"]):
+        rule_name = body.get("decisions")
+        for path, text in strings({k: v for k, v in body.items() if k != "members"}, ("governance", "bodies", b)):
+            hits = found(conflicts.get(rule_name, ()), text)
+            if hits:
+                yield _at(ctx.framework, path, "S75-DECISION-RULE",
+                          f"the {body['name']} decides by {rule_name} (decisions:), but this says '{hits[0][1]}'",
+                          "describe one decision rule: change decisions:, or the words", level=WARNING)
+
+
+# --- recitals and descriptions ------------------------------------------------------
+
+
+@rule
+def consultation_took_place(ctx: Context):
+    """The consultation recital records reg 4 consultation; it cannot also say there was none."""
+    consultation = ctx.data.get("regulation_4", {}).get("consultation", {})
+    for path, text in strings(consultation, ("regulation_4", "consultation")):
+        hits = found(wording()["no_consultation"], text)
+        if hits:
+            yield _at(ctx.framework, path, "S75-CONSULT-NONE",
+                      f"the consultation record says '{hits[0][1]}', but regulation 4(2) requires joint consultation "
+                      "before the arrangements are entered into",
+                      "record who was consulted and when, or under existing: why earlier consultation covers these "
+                      "arrangements", level=WARNING)
+
+
+@rule
+def aligned_is_not_section_75(ctx: Context):
+    """An aligned budget alone is not a section 75(2) arrangement; its text must not call it one."""
+    statutory = {"pooled_fund", "lead_commissioning", "integrated_provision"}
+    for doc in _schemes(ctx):
+        if "aligned_budget" not in _arrangements(doc) or _arrangements(doc) & statutory:
+            continue
+        for path, text in strings(doc.data):
+            hits = found(wording()["section_75"], text)
+            if hits:
+                yield _at(doc, path, "S75-ALIGNED-S75",
+                          f"the scheme is an aligned budget only, which is not a partnership arrangement under "
+                          f"section 75(2), but this calls it '{hits[0][1]}'",
+                          "describe it as budgets each partner keeps and manages alongside the other's",
+                          level=WARNING)
+
+
+# --- schemes: measures, dates, notice, columns ------------------------------------------
+
+
+@rule
+def performance_has_targets(ctx: Context):
+    for doc in _schemes(ctx):
+        performance = doc.data.get("performance")
+        if not performance:
+            yield _at(doc, ("kind",), "S75-MEASURES",
+                      f"the scheme '{doc.data['title']}' has no performance measures, so its success cannot be measured",
+                      "add performance: with each measure and its target", level=WARNING, key=True)
+            continue
+        for i, item in enumerate(performance):
+            target = item.get("target")
+            if target is None or not str(target).strip():
+                yield _at(doc, ("performance", i) + (("target",) if target is not None else ("measure",)),
+                          "S75-TARGET", f"the measure '{item['measure']}' has no target; the table would show an "
+                          "empty cell", "add target: (or tbc while drafting), or remove the measure", level=WARNING)
+
+
+@rule
+def bcf_runs_with_the_agreement(ctx: Context):
+    end = agreement_end(ctx.data)
+    for doc in _schemes(ctx):
+        duration = doc.data.get("duration", {})
+        if doc.data.get("better_care_fund") and "end" in duration and parse_date(duration["end"]) < end:
+            yield _at(doc, ("duration", "end"), "S75-BCF-END",
+                      f"the Better Care Fund scheme ends on {duration['end']}, before the agreement ({end.isoformat()}); "
+                      "while the Better Care Fund conditions apply the NHS minimum contribution must stay pooled",
+                      "run the scheme to the end of the agreement, or say how the pool continues (e.g. a new "
+                      "Better Care Fund schedule from the day after)", level=WARNING)
+
+
+@rule
+def scheme_notice_within_agreement(ctx: Context):
+    agreement_notice = ctx.data.get("termination", {}).get("notice_months")
+    if agreement_notice is None:
+        return
+    for doc in ctx.schedules:
+        months = doc.data.get("duration", {}).get("termination_notice_months")
+        if months is not None and months > agreement_notice:
+            yield _at(doc, ("duration", "termination_notice_months"), "S75-NOTICE",
+                      f"a partner must give {months} months' notice to leave this scheme, but only {agreement_notice} "
+                      "months' notice to end the whole agreement, which ends the scheme with it",
+                      f"make termination: notice_months: in agreement.yaml at least {months}, or shorten the "
+                      "scheme's notice", level=WARNING)
+
+
+@rule
+def one_partner_order(ctx: Context):
+    """Partner columns come from each schedule's partners: list; they read the same way in every schedule."""
+    order = [p["key"] for p in ctx.data["parties"]]
+    for doc in ctx.schedules:
+        partners = [key for key in doc.data["partners"] if key in order]
+        wanted = sorted(partners, key=order.index)
+        if partners != wanted:
+            yield _at(doc, ("partners",), "S75-COLUMNS",
+                      f"partners are listed as {', '.join(partners)}, but the parties in agreement.yaml come "
+                      f"{', '.join(wanted)}; money tables would put the partner columns in a different order in "
+                      "this schedule", f"list partners: in the parties' order: {', '.join(wanted)}",
+                      level=WARNING, key=True)

@@ -1,0 +1,270 @@
+"""Defined-term discipline in the YAML's free text: warnings a solicitor would mark up.
+
+The clause library defines terms (Partner, Pool Manager, Scheme...); text
+typed in the YAML and set into the agreement should use them as defined,
+not "the pool manager" or "partners", and should not capitalise a phrase
+the agreement never defines. Periods should be counted one way: in Working
+Days or in days, in figures or in words. All four are warnings: a draft may
+carry them, a final build may not.
+
+The defined terms come from the clause library, which this stage cannot
+read; the pipeline passes them in (see ``build.pipeline.check_source``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+import yaml
+
+from assembler.check.consistency import strings, wording
+from assembler.diagnostics import WARNING, Diagnostic
+from assembler.resources import data_file
+from assembler.source.yamlfile import YamlFile
+
+_WORD = re.compile(r"(?<![\w'\u2019])[A-Za-z][\w'\u2019-]*")
+_CONNECTORS = {"of", "and", "for", "the", "in", "on", "to"}
+_SENTENCE_END = re.compile(r"[.!?:;]\s*$|^\s*$|[(\u201c\"]\s*$")
+_CITATION = re.compile(r"^\s+(\d{4}|\(|No\b)")  # "Care Act 2014", "Regulations (SI ...)"
+_CODE = re.compile(r"^[a-z0-9_-]+$")  # a key or an enum value (pooled_fund), never prose
+_CITED = {"Act", "Regulations", "Order", "Rules", "Directions", "Guidance"}
+
+
+def field(path: tuple) -> str:
+    """The name of the field a value is in: ("lines", 0, "name") -> "name"; a list item -> the list's name."""
+    return next((part for part in reversed(path) if isinstance(part, str)), "")
+
+
+def prose(doc: YamlFile) -> Iterator[tuple[tuple, str]]:
+    """Every free-text value of a file with its path: names, posts, codes and dates are left out."""
+    skip = set(wording()["not_prose"])
+    for path, text in strings(doc.data):
+        if field(path) not in skip and not _CODE.match(text):
+            yield path, text
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the agreement may write with capitals, and the lower-case forms it may not."""
+
+    defined: frozenset[str]
+    phrases: frozenset[str]  # every run of whole words inside a name the agreement or the law table gives
+    whole: frozenset[str]  # the names and terms themselves
+
+    def known(self, phrase: str) -> bool:
+        """Part of a known name, or known names one after another ("Partner's Contribution")."""
+        return phrase in self.phrases or self._pieces(phrase.split())
+
+    def _pieces(self, words: list[str]) -> bool:
+        if not words:
+            return True
+        if words[0] in _CONNECTORS:
+            return self._pieces(words[1:])
+        return any(" ".join(words[:n]) in self.whole and self._pieces(words[n:]) for n in range(len(words), 0, -1))
+
+
+@lru_cache(maxsize=None)
+def _law_names() -> tuple[str, ...]:
+    rows = yaml.safe_load(data_file("law.yaml").read_text(encoding="utf-8"))["law"]
+    return tuple(str(row[field]) for row in rows for field in ("name", "short") if row.get(field))
+
+
+def agreement_terms(framework: YamlFile, schedules: Iterable[YamlFile], defined: Iterable[str]) -> Terms:
+    defined = frozenset(defined)
+    names = set(defined) | {t + "s" for t in defined} | set(_law_names()) | set(wording()["proper_nouns"])
+    for doc in (framework, *schedules):
+        for path, text in strings(doc.data):
+            if field(path) in ("name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",
+                               "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to"):
+                names.add(text.removeprefix("the ").strip())
+    phrases, whole = set(), set()
+    for name in names:
+        words = [_plain(w.strip(",.;:()\u201c\u201d\"")) for w in name.split()]
+        phrases |= {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+        whole.add(" ".join(words))
+    return Terms(defined, frozenset(phrases), frozenset(whole))
+
+
+# --- lower-case uses of defined terms ----------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _lower_pattern(defined: frozenset[str]) -> tuple[re.Pattern, dict[str, str]] | None:
+    """One pattern for every term whose lower-case use is worth a warning, and phrase -> term."""
+    singles = wording()["lower_case_terms"]
+    phrases: dict[str, str] = {}
+    for term in sorted(defined):
+        if " " in term and term.lower() != term:
+            phrases[term.lower()] = term
+        elif term in singles:
+            phrases.update({phrase: term for phrase in singles[term]})
+    if not phrases:
+        return None
+    alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+    return re.compile(r"(?<![\w-])(" + alternatives + r")(s|'s|s'|\u2019s|s\u2019)?(?![\w-])"), phrases
+
+
+def lower_case_terms(text: str, defined: frozenset[str]) -> list[tuple[str, str]]:
+    """(as written, the defined term) for each defined term written in lower case."""
+    compiled = _lower_pattern(defined)
+    if compiled is None:
+        return []
+    pattern, phrases = compiled
+    return [(m.group(0), phrases[m.group(1)]) for m in pattern.finditer(text)]
+
+
+# --- capitalised phrases the agreement does not define ----------------------------------------
+
+
+def _runs(text: str) -> Iterator[tuple[int, str, bool]]:
+    """(start, phrase, starts a sentence) for each run of capitalised words (joined by of, and, for...)."""
+    words = list(_WORD.finditer(text))
+
+    def capital(k: int) -> bool:
+        return k < len(words) and words[k].group(0)[0].isupper()
+
+    def joined(k: int) -> bool:  # only spaces between word k and word k + 1
+        return k + 1 < len(words) and text[words[k].end():words[k + 1].start()].strip() == ""
+
+    i = 0
+    while i < len(words):
+        if not capital(i):
+            i += 1
+            continue
+        j = i
+        while True:
+            if joined(j) and capital(j + 1):
+                j += 1
+            elif joined(j) and j + 1 < len(words) and words[j + 1].group(0) in _CONNECTORS and joined(j + 1) \
+                    and capital(j + 2):
+                j += 2
+            else:
+                break
+        start = words[i].start()
+        yield start, text[start:words[j].end()], bool(_SENTENCE_END.search(text[:start]))
+        i = j + 1
+
+
+def _name_like(word: str) -> bool:
+    """An acronym (NHS), a word built on one (NHS-funded), or a brand in camel case (SystmOne)."""
+    parts = word.split("-")
+    return any(len(p) > 1 and p.isupper() for p in parts) or any(c.isupper() for c in word[1:]) \
+        or any(c.isdigit() for c in word)
+
+
+def _plain(word: str) -> str:
+    return re.sub(r"('s|s'|\u2019s|s\u2019|'|\u2019)$", "", word)
+
+
+def undefined_capitals(text: str, terms: Terms) -> list[str]:
+    """Capitalised phrases that are neither defined, nor a name the agreement or the law gives, nor a sentence's start."""
+    found = []
+    for start, phrase, sentence_start in _runs(text):
+        words = phrase.split()
+        if words[-1] in _CITED and _CITATION.match(text[start + len(phrase):]):
+            continue  # a statute cited by name and year
+        if _plain(words[-1]) in wording()["address_words"]:
+            continue  # a street or a building
+        if sentence_start:
+            words = words[1:]
+        segments, current = [], []
+        for word in words + ["NHS"]:  # acronyms and brands split a run: "Haringey GP practices"
+            if _name_like(word):
+                segments.append(current)
+                current = []
+            else:
+                current.append(word)
+        for segment in segments:
+            while segment and segment[0] in _CONNECTORS:
+                segment = segment[1:]
+            while segment and segment[-1] in _CONNECTORS:
+                segment = segment[:-1]
+            rest = " ".join(_plain(w) for w in segment)
+            if rest and not terms.known(rest) and not terms.known(rest.removesuffix("s")):
+                found.append(rest)
+    return found
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _period() -> re.Pattern:
+    numbers = "|".join(sorted((re.escape(w) for w in wording()["number_words"]), key=len, reverse=True))
+    return re.compile(r"(?<![\w-])(\d+|" + numbers + r")(?:\s*\(\d+\))?[\s-]+(working[\s-]+|calendar[\s-]+|clear[\s-]+)?"
+                      r"(day|week|month|year)s?(?![\w-])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Period:
+    doc: YamlFile
+    path: tuple
+    text: str  # as written, e.g. "six months"
+    in_words: bool
+    working: bool  # "working days"
+    plain_days: bool  # "days" with no qualifier
+
+
+def periods(doc: YamlFile) -> Iterator[Period]:
+    """Each time limit written in the prose; results and metric names ("at home 91 days after discharge") are not limits."""
+    for path, text in prose(doc):
+        if field(path) in wording()["not_periods"]:
+            continue
+        for m in _period().finditer(text):
+            qualifier = (m.group(2) or "").strip(" -").lower()
+            unit = m.group(3).lower()
+            yield Period(doc, path, m.group(0), not m.group(1).isdigit(), qualifier == "working",
+                         unit == "day" and not qualifier)
+
+
+# --- the findings ------------------------------------------------------------------------------
+
+
+def prose_findings(framework: YamlFile, schedules: tuple[YamlFile, ...], defined: Iterable[str]) -> list[Diagnostic]:
+    """Every prose warning of one agreement; ``defined`` are the clause library's defined terms."""
+    terms = agreement_terms(framework, schedules, defined)
+    findings: list[Diagnostic] = []
+    docs = (framework, *schedules)
+    for doc in docs:
+        for path, text in prose(doc):
+            where = doc.source.locate(path)
+            seen = set()
+            for written, term in lower_case_terms(text, terms.defined):
+                if term not in seen:
+                    seen.add(term)
+                    findings.append(Diagnostic(
+                        where, WARNING, "S75-TERM-CASE",
+                        f"'{written}' is the defined term '{term}' in lower case",
+                        f"write '{term}' (or its plural) as the agreement defines it, or reword"))
+            for phrase in dict.fromkeys(undefined_capitals(text, terms)):
+                findings.append(Diagnostic(
+                    where, WARNING, "S75-TERM-UNDEFINED",
+                    f"'{phrase}' is capitalised, but the agreement does not define it or name a body, party or "
+                    "post by it", "write it in lower case, use the name the agreement gives it, or define it"))
+    found = [p for doc in docs for p in periods(doc)]
+    findings += _mixed(found, lambda p: p.working, lambda p: p.plain_days, "S75-PERIOD-UNITS",
+                       "Working Days", "days", "count every period in Working Days, or every one in days")
+    findings += _mixed(found, lambda p: not p.in_words, lambda p: p.in_words, "S75-PERIOD-STYLE",
+                       "figures", "words", "write every period the same way, in figures (6 months) or in words")
+    return findings
+
+
+def _mixed(found: list[Period], one, other, code: str, one_name: str, other_name: str, hint: str) -> list[Diagnostic]:
+    """Where the agreement writes periods both ways: a warning at each of the less common way."""
+    ones, others = [p for p in found if one(p)], [p for p in found if other(p)]
+    if not ones or not others:
+        return []
+    if code == "S75-PERIOD-UNITS":  # a mix with Working Days: the plain days are the ones to settle
+        minority, majority, minority_name, majority_name = others, ones, other_name, one_name
+    elif len(ones) >= len(others):
+        minority, majority, minority_name, majority_name = others, ones, other_name, one_name
+    else:
+        minority, majority, minority_name, majority_name = ones, others, one_name, other_name
+    example = majority[0]
+    at = example.doc.source.locate(example.path)
+    return [Diagnostic(p.doc.source.locate(p.path), WARNING, code,
+                       f"'{p.text}' is in {minority_name}, but the agreement also counts in {majority_name} "
+                       f"('{example.text}' at {at})", hint) for p in minority]
