@@ -63,10 +63,10 @@ def test_schema_help_lists_fields():
 def test_unexpected_error_is_one_line_not_a_traceback(monkeypatch, capsys):
     import assembler.check.validate
 
-    def boom(source):
+    def boom(*_args):
         raise KeyError("simulated bug")
 
-    monkeypatch.setattr(assembler.build.pipeline, "validate_source", boom)
+    monkeypatch.setattr(assembler.build.pipeline, "validate_files", boom)
     monkeypatch.setattr(sys, "argv", ["s75", "validate", str(BASE)])
     with pytest.raises(SystemExit) as exit_info:
         main()
