@@ -80,7 +80,7 @@ def test_each_scheme_states_the_data_roles_and_the_sharing_agreement(base_copy, 
 def test_without_data_roles_the_scheme_leaves_marked_blanks_and_forbids_sharing(base_copy):
     set_block(base_copy / POOL, "data_protection", "")
     text = text_of(base_copy, "pool")
-    assert "[the Partners’ roles in processing the data]" in text
+    assert "[●: the Partners’ roles in processing the data]" in text
     assert "No Personal Data may be shared for the Scheme until that agreement is in force" in text
 
 
@@ -147,7 +147,7 @@ def test_risk_follows_control_not_funding(base_copy):
 
 def test_a_jointly_funded_line_with_no_controller_is_left_for_the_schedule_to_say(base_copy):
     edit(base_copy / POOL, "    type: revenue\n    spent_by: council\n", "    type: revenue\n")
-    assert "Community equipment: [Partner that controls spending on this line]" in text_of(base_copy, "pool")
+    assert "Community equipment: [●: Partner that controls spending on this line]" in text_of(base_copy, "pool")
 
 
 def test_dfg_passed_on_in_a_two_tier_area_names_the_districts_as_grantees_not_parties(tmp_path):

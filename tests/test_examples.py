@@ -205,7 +205,7 @@ def test_portsmouth_2017_recites_what_each_body_decided_and_invents_no_date(name
     text = " ".join(render_text(document).split())
     assert ("On 28 June 2017 the Cabinet Member for Health and Social Care of Portsmouth City Council approved the "
             "terms of reference of the combined Better Care and Integrated Commissioning Service") in text
-    assert ("On [date of the decision] the Clinical Executive Committee of NHS Portsmouth Clinical Commissioning "
+    assert ("On [●: date of the decision] the Clinical Executive Committee of NHS Portsmouth Clinical Commissioning "
             "Group approved the terms of reference") in text
     assert "entry into this Agreement" not in text
     assert "2016" not in text.split("SCHEDULE")[0].replace("2016-17 for the Better Care Plan", "")
@@ -227,9 +227,9 @@ def test_haringey_older_people_leaves_lead_host_and_pool_manager_open_alike():
     document = assemble_source(DirectorySource(str(_example("haringey-2016")))).document
     section = next(s for s in document.sections if s.key == "older-people")
     text = " ".join(render_text(replace(document, sections=[section])).split())
-    assert "The Lead Commissioner for the Scheme is [lead commissioner to be agreed]." in text
-    assert "The Host Partner of the Pooled Fund for the Scheme is [host partner]." in text
-    assert "The Pool Manager is the Host Partner’s [post of the Pool Manager]." in text
+    assert "The Lead Commissioner for the Scheme is [●: lead commissioner to be agreed]." in text
+    assert "The Host Partner of the Pooled Fund for the Scheme is [●: host partner]." in text
+    assert "The Pool Manager is the Host Partner’s [●: post of the Pool Manager]." in text
     assert "the Council. As regulation 7(4)" not in text
 
 

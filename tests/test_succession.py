@@ -90,7 +90,7 @@ def test_trust_merger_uses_the_same_field(tmp_path):
 def test_portsmouth_ends_the_agreements_it_replaces_and_the_entire_agreement_clause_agrees():
     text = _text(PORTSMOUTH)
     assert "This Agreement replaces the following agreements between the Partners" in text
-    assert "(the section 75 agreement for the Better Care Fund), dated [date of earlier agreement]" in text
+    assert "(the section 75 agreement for the Better Care Fund), dated [●: date of earlier agreement]" in text
     assert "This Agreement ends each Earlier Agreement on the terms of clause" in text
     assert "does not end or vary any other agreement between the Partners unless" in text
     assert "This Agreement does not end or vary any other agreement" not in text
@@ -105,7 +105,7 @@ def test_transition_choices_are_drafted(tmp_path):
     assert "each contract let under it continues in force" in text
     assert "no person’s employment changes" in text
     assert "is borne by the Partner that would have borne it under it" in text
-    assert "[what happens" not in text
+    assert "[●: what happens" not in text
 
 
 def test_backdated_agreement_ratifies_what_was_done(tmp_path):

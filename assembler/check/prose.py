@@ -113,7 +113,10 @@ def lower_case_terms(text: str, defined: frozenset[str]) -> list[tuple[str, str]
     if compiled is None:
         return []
     pattern, phrases = compiled
-    return [(m.group(0), phrases[m.group(1)]) for m in pattern.finditer(text)]
+    fixed = [m.span() for phrase in wording()["lower_case_phrases"]
+             for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", text, re.IGNORECASE)]
+    return [(m.group(0), phrases[m.group(1)]) for m in pattern.finditer(text)
+            if not any(start <= m.start() < end for start, end in fixed)]
 
 
 # --- capitalised phrases the agreement does not define ----------------------------------------

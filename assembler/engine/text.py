@@ -13,6 +13,7 @@ from assembler.model import format_date
 
 WIDTH = 78
 SIGNING = "...................."  # a line to sign or complete by hand
+BLANK_MARK = "\u25cf"  # the black circle that starts every blank: "[●: what goes here]"
 
 
 def inline_text(parts) -> str:
@@ -25,7 +26,8 @@ def inline_text(parts) -> str:
         elif isinstance(part, tree.Ref):
             out.append(part.number or part.key)
         elif isinstance(part, tree.Blank):
-            out.append("...................." if part.signing else f"[{part.label}]")
+            # the same "[●: what goes here]" the Word document prints, so one blank style reads everywhere
+            out.append(SIGNING if part.signing else f"[{BLANK_MARK}: {part.label}]")
     return "".join(out)
 
 
