@@ -225,6 +225,41 @@ def test_errors_name_the_layer_file_and_line(tmp_path):
     assert [(c, f, l) for c, f, l, _ in _findings(folder)] == [("S75-LAYER-TERM", "house/publicity.clause", 6)]
 
 
+def test_a_layer_clause_is_held_to_the_clause_language_where_the_merged_outline_uses_it(tmp_path):
+    """The registry check every built-in clause passes at load, run on the layer's clause at its own lines:
+    a schedule condition on a body clause, a need it never reads, and a value the agreement never has."""
+    folder = _agreement(tmp_path)
+    _layer(tmp_path, {
+        "publicity.clause": PUBLICITY.replace("---\n", "applies:\n  - pooled_fund\nneeds:\n  - agreement.term\n---\n"),
+        "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n",
+    })
+    found = [(c, f, l) for c, f, l, _ in _findings(folder)]
+    assert found == [("S75-CLAUSE", "house/publicity.clause", 4), ("S75-CLAUSE", "house/publicity.clause", 6)], found
+    messages = " ".join(m for *_, m in _findings(folder))
+    assert "'pooled_fund' is a schedule condition" in messages and "never reads it" in messages
+    _layer(tmp_path, {"publicity.clause": PUBLICITY.replace(
+        "this [[Agreement]].", "this [[Agreement]] {{ agreement.press_office }}.")})
+    assert [(c, f, l) for c, f, l, _ in _findings(folder)] == [("S75-CLAUSE", "house/publicity.clause", 5)]
+
+
+def test_the_yaml_free_text_is_checked_against_the_terms_the_layer_defines(tmp_path):
+    """Validation's defined-term discipline reads the merged library: a term only the house layer
+    defines, written in lower case in the YAML, is marked as the built-in terms are."""
+    folder = _agreement(tmp_path)
+    agreement = folder / "agreement.yaml"
+    agreement.write_text(agreement.read_text(encoding="utf-8").replace(
+        "purpose: Oversees the Schemes and the Pooled Fund.",
+        "purpose: Oversees the Schemes, the Pooled Fund and any press protocol."), encoding="utf-8")
+    _layer(tmp_path, {
+        "publicity.clause": PUBLICITY.replace("---\n", "defines:\n  Press Protocol: the protocol for publicity.\n---\n")
+        .replace("press release about", "press release under the [[Press Protocol]] about"),
+        "outline.yaml": "body:\n  - insert: publicity\n    after: confidentiality\n",
+    })
+    warnings = [d for d in check_source(DirectorySource(folder)).diagnostics if d.code == "S75-TERM-CASE"]
+    assert [d.message for d in warnings] == ["'press protocol' is the defined term 'Press Protocol' in lower case"]
+    assert warnings[0].location.file.endswith("agreement.yaml")
+
+
 def test_an_added_clause_must_be_placed(tmp_path):
     folder = _agreement(tmp_path)
     _layer(tmp_path, {"publicity.clause": PUBLICITY})
