@@ -160,3 +160,40 @@ def test_dfg_passed_on_in_a_two_tier_area_names_the_districts_as_grantees_not_pa
     assert "must attach the conditions that the BCF Requirements place on the grant" in text
     assert "must require each district council to report" not in text
     assert "available for disabled people of any age, including children" in text
+
+
+def test_agreed_percentages_are_stated_partner_by_partner(base_copy):
+    set_block(base_copy / POOL, "risk_share",
+              "risk_share:\n  model: agreed_percentages\n  percentages: {council: '33.34', ccg: '66.66'}\n")
+    text = text_of(base_copy, "pool")
+    assert ("in the following agreed percentages, whichever Partner contributes to or controls the line on which it "
+            "arises: (a) the Council: 33.34 per cent; and (b) the CCG: 66.66 per cent.") in text
+    assert "in proportion to their Contributions" not in text.split("Overspends and underspends")[-1].split("Underspend")[0]
+
+
+def test_caps_are_stated_in_money_and_what_is_beyond_them_is_referred(base_copy):
+    set_block(base_copy / POOL, "risk_share",
+              "risk_share:\n  model: capped\n  caps: {council: 250000, ccg: '500000.50'}\n")
+    text = text_of(base_copy, "pool")
+    assert ("than the following cap: (a) the Council: £250,000; and (b) the CCG: £500,000.50.") in text
+    assert "No Partner is liable for it without its written agreement" in text
+    # Without percentages the caps sit on risk that follows control: the line's controller is named.
+    assert "(a) Community equipment: the Council;" in text
+
+
+def test_framework_percentages_cover_every_party_and_schemes_of_some_of_them(base_copy):
+    edit(base_copy / "agreement.yaml", "  risk_share:\n    model: own_overspend\n",
+         "  risk_share:\n    model: agreed_percentages\n    percentages: {council: 40, ccg: 60, trust: 0}\n")
+    text = text_of(base_copy)
+    assert ("(a) the Council: 40 per cent; (b) the CCG: 60 per cent; and (c) the Trust: 0 per cent.") in text
+    assert "they share each Overspend on it in the same proportions to one another" in text
+    assert "(a) Community equipment: the Council;" not in text_of(base_copy, "pool")
+
+
+def test_a_risk_pool_can_be_funded_in_agreed_percentages(base_copy):
+    set_block(base_copy / POOL, "risk_share",
+              "risk_share:\n  model: joint_risk_pool\n  risk_pool: 300000\n  percentages: {council: 40, ccg: 60}\n")
+    text = text_of(base_copy, "pool")
+    assert ("met first from a joint risk pool of £300,000 held for the Scheme. The Partners fund the risk pool, and "
+            "meet any Overspend that it cannot meet, in the following agreed percentages: (a) the Council: 40 per "
+            "cent; and (b) the CCG: 60 per cent.") in text

@@ -11,6 +11,7 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Callable, Iterator
 
@@ -248,17 +249,20 @@ def processor_named_with_its_controller(ctx: Context):
 
 @rule
 def own_overspend_knows_who_controls_each_line(ctx: Context):
-    """Under own_overspend, a jointly funded line with no controlling partner would have no one to bear its risk."""
+    """Where risk follows control, a jointly funded line with no controlling partner would have no one to bear its
+    risk; it never falls back to a share in proportion to contributions."""
     for doc in ctx.schedules:
-        model = doc.data.get("risk_share", ctx.data["finance"]["risk_share"])["model"]
-        if model != "own_overspend":
+        share = doc.data.get("risk_share", ctx.data["finance"]["risk_share"])
+        if not _follows_control(share):
             continue
         for n, line in enumerate(doc.data.get("lines", [])):
             if line_controller(line, doc.data) is None:
                 yield _at(doc, ("lines", n, "name"), "S75-RISK-CONTROL",
                           f"the line '{line['name']}' is funded by more than one partner, and the schedule does not say "
-                          f"which controls its spending, so under own_overspend no one bears its overspend",
-                          "add spent_by: with the key of the partner that commissions or spends the line", level=WARNING)
+                          f"which controls its spending, so under {share['model']} no one bears its overspend",
+                          "add spent_by: with the key of the partner that commissions or spends the line; or, if "
+                          "the partners share its risk, say how with the scheme's own risk_share: (proportional, "
+                          "agreed_percentages, capped or joint_risk_pool)", level=WARNING)
 
 
 @rule
@@ -533,21 +537,106 @@ def pool_manager_is_of_the_host(ctx: Context):
                       f"set pool_manager party: {host}, or make '{manager}' the host partner")
 
 
+# Which models read which numbers: a share that names numbers it does not use would mislead.
+_USES_PERCENTAGES = {"agreed_percentages", "capped", "joint_risk_pool"}
+_BY_CONTROL = {"own_overspend"}  # and capped without percentages: see _follows_control
+
+
+def _follows_control(share: dict) -> bool:
+    """Overspends fall on the partner that controls the line: own_overspend, or caps without agreed percentages."""
+    return share["model"] in _BY_CONTROL or (share["model"] == "capped" and "percentages" not in share)
+
+
+def _risk_share_places(ctx: Context):
+    """(file, path, risk share, the partners it is between) for the framework's and each schedule's own."""
+    yield ctx.framework, ("finance", "risk_share"), ctx.data["finance"]["risk_share"], list(ctx.parties)
+    for doc in ctx.schedules:
+        if "risk_share" in doc.data:
+            yield doc, ("risk_share",), doc.data["risk_share"], list(doc.data["partners"])
+
+
+def _by_partner(doc, path, share, field, partners, code, what):
+    """Every partner named once in ``share[field]``, and no one else; each finding at its key."""
+    given = share[field]
+    for key in given:
+        if key not in partners:
+            yield _at(doc, path + (field, key), code,
+                      f"{what} names '{key}', which is not a partner here (partners: {', '.join(partners)})",
+                      f"remove {key}:, or make it a partner", key=True)
+    missing = [p for p in partners if p not in given]
+    if missing:
+        yield _at(doc, path + (field,), code,
+                  f"{what} does not name {', '.join(missing)}, so the agreement could not say "
+                  f"{'its share' if field == 'percentages' else 'its cap'}"
+                  f"{'' if len(missing) == 1 else ' for each of them'}",
+                  f"add {missing[0]}: to {field}: (write 0 for a partner that bears nothing)"
+                  if field == "percentages" else f"add {missing[0]}: to {field}: with its cap in pounds", key=True)
+
+
+def _percent(value) -> Decimal | None:
+    return None if value == "tbc" else Decimal(str(value))
+
+
 @rule
 def risk_share_is_complete(ctx: Context):
-    """A cascade needs its steps and a joint risk pool its amount, or the clause cannot say them."""
-    places = [(ctx.framework, ("finance", "risk_share"), ctx.framework.data["finance"]["risk_share"])]
-    places += [(doc, ("risk_share",), doc.data["risk_share"]) for doc in ctx.schedules if "risk_share" in doc.data]
-    for doc, path, share in places:
-        if share["model"] == "cascade" and not share.get("cascade"):
+    """Each model has the numbers its clause states: steps, a pool, percentages that make 100, a cap per partner."""
+    for doc, path, share, partners in _risk_share_places(ctx):
+        model = share["model"]
+        if model == "cascade" and not share.get("cascade"):
             yield _at(doc, path + ("model",), "S75-RISK-SHARE",
                       "the cascade model needs its steps: which sources meet an overspend, in order",
                       "add cascade: with steps from other_underspends, risk_pool, reduce_uncommitted_spend, "
                       "outside_funding")
-        if share["model"] == "joint_risk_pool" and "risk_pool" not in share:
+        if model == "joint_risk_pool" and "risk_pool" not in share:
             yield _at(doc, path + ("model",), "S75-RISK-SHARE",
                       "the joint risk pool has no amount; the agreement would show a blank to complete",
                       "add risk_pool: with the amount held (or tbc while drafting)", level=WARNING)
+        if model == "agreed_percentages" and "percentages" not in share:
+            yield _at(doc, path + ("model",), "S75-RISK-PERCENT",
+                      "agreed_percentages needs each partner's percentage of an overspend",
+                      f"add percentages: with each partner's share, e.g. {{{partners[0]}: 60, "
+                      f"{partners[-1]}: 40}}, adding up to 100")
+        if model == "capped" and "caps" not in share:
+            yield _at(doc, path + ("model",), "S75-RISK-CAP",
+                      "the capped model needs each partner's cap, in pounds",
+                      f"add caps: with the most each partner pays towards overspends in a year, e.g. "
+                      f"{{{partners[0]}: 500000, {partners[-1]}: 250000}}")
+        for field, users, code in (("percentages", _USES_PERCENTAGES, "S75-RISK-PERCENT"),
+                                   ("caps", {"capped"}, "S75-RISK-CAP")):
+            if field in share and model not in users:
+                yield _at(doc, path + (field,), code,
+                          f"{field} are given, but the {model} model does not use them, so the agreement would "
+                          "not state them", f"remove {field}:, or choose a model that uses them "
+                          f"({', '.join(sorted(users))})", key=True)
+            elif field in share:
+                yield from _by_partner(doc, path, share, field, partners, code, f"{field}:")
+        if model in _USES_PERCENTAGES and "percentages" in share:
+            values = [_percent(v) for v in share["percentages"].values()]
+            if None not in values and sum(values) != 100:
+                yield _at(doc, path + ("percentages",), "S75-RISK-PERCENT",
+                          f"the percentages add up to {sum(values)}, not 100, so an overspend would be "
+                          f"{'over' if sum(values) > 100 else 'under'}-met",
+                          "correct them so that they add up to exactly 100", key=True)
+
+
+@rule
+def framework_percentages_reach_each_scheme(ctx: Context):
+    """Under the framework's percentages, a scheme whose partners all have 0 per cent would leave its overspend to no one."""
+    share = ctx.data["finance"]["risk_share"]
+    if "percentages" not in share or share["model"] not in _USES_PERCENTAGES:
+        return
+    for doc in _schemes_with_lines(ctx):
+        if "risk_share" in doc.data:
+            continue
+        shares = [_percent(share["percentages"].get(p, 0)) for p in doc.data["partners"]]
+        if None not in shares and sum(shares) == 0:
+            yield _at(doc, ("partners",), "S75-RISK-PERCENT",
+                      "the agreement's percentages give none of this scheme's partners a share, so no one would "
+                      "meet an overspend on it", "give the scheme its own risk_share:", key=True)
+
+
+def _schemes_with_lines(ctx: Context):
+    return [doc for doc in ctx.schedules if doc.data["kind"] == "scheme" and doc.data.get("lines")]
 
 
 @rule

@@ -251,6 +251,10 @@ def _is_money(schema: dict) -> bool:
     )
 
 
+def _is_percentage(schema: dict) -> bool:
+    return _is_money(schema) and schema.get("title") == "Percentage"
+
+
 def property_names(name: str) -> set[str]:
     """Every property name anywhere in the schema ``name``: the fields its YAML may carry."""
     return _properties(load_schema(name))
@@ -308,6 +312,9 @@ def _explain(error: ValidationError, doc: YamlFile) -> list[Diagnostic]:
             out.append(_diag(doc, path + (key,), "S75-UNKNOWN-KEY",
                              f"unknown key '{key}' in {where}", hint, at_key=True))
         return out
+
+    if kind == "anyOf" and _is_percentage(schema):
+        return [_percentage_error(doc, path, error.instance)]
 
     if kind == "anyOf" and _is_money(schema):
         return [_money_error(doc, path, error.instance)]
@@ -410,6 +417,17 @@ def _money_error(doc: YamlFile, path, value) -> Diagnostic:
     if isinstance(value, str) and any(ch.isdigit() for ch in value) and any(ch in value for ch in ",:_ £"):
         hint = f"write the amount in plain digits, without commas, spaces, £ or ':' ({_digits(value)}); " + hint
     return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not an amount of money", hint)
+
+
+def _percentage_error(doc: YamlFile, path, value) -> Diagnostic:
+    where = human_path(path)
+    if isinstance(value, float):
+        raw = doc.source.raw(tuple(path))
+        shown = raw[0] if raw else repr(value)
+        return _diag(doc, path, "S75-TYPE", f"{where}: {shown} is an unquoted decimal, which is not exact",
+                     f"write a whole number (40) or put the decimal in quotes: '{shown}'")
+    return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not a percentage from 0 to 100",
+                 "write a whole number (40), a decimal in quotes with up to four places ('33.33'), or tbc")
 
 
 def _digits(text: str) -> str:

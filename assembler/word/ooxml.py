@@ -802,10 +802,15 @@ def apply_tracked_changes(body: etree._Element, marks: ChangeMarks, author: str,
     used = [int(n) for n in body.xpath(".//w:bookmarkStart/@w:id", namespaces={"w": W_NS}) if n.isdigit()]
     revisions = Revisions(author, date, max(used, default=0) + 1)
     region = ""
+    before_region: etree._Element | None = None  # the block just before the open region
+    last: etree._Element | None = None  # the last block of the open region
     for node in list(body):
         if node.tag == qn("w:p") and _only_text(node) in (marks.block_ins, marks.block_del, marks.block_end):
             text = _only_text(node)
+            if region == "del" and last is not None:
+                _close_deletion_upwards(before_region, last)
             region = "ins" if text == marks.block_ins else "del" if text == marks.block_del else ""
+            before_region, last = node.getprevious(), None
             brk = node.find(f"{qn('w:pPr')}/{qn('w:pageBreakBefore')}")
             following = node.getnext()
             if brk is not None and following is not None and following.tag == qn("w:p"):
@@ -818,6 +823,59 @@ def apply_tracked_changes(body: etree._Element, marks: ChangeMarks, author: str,
                 mark_paragraph_mark(node, region, revisions)
         elif node.tag == qn("w:tbl"):
             _mark_table(node, marks, revisions, region)
+        last = node
+
+
+def _mark_properties(p: etree._Element) -> bytes:
+    """A paragraph's properties, its mark's tracked-change flag left out."""
+    ppr = p.find(qn("w:pPr"))
+    if ppr is None:
+        return b""
+    ppr = copy_element(ppr)
+    for flag in ppr.xpath("w:rPr/w:ins | w:rPr/w:del", namespaces={"w": W_NS}):
+        flag.getparent().remove(flag)
+    for rpr in ppr.findall(qn("w:rPr")):
+        if len(rpr) == 0:
+            ppr.remove(rpr)
+    return etree.tostring(ppr)
+
+
+def _close_deletion_upwards(before: etree._Element | None, last: etree._Element) -> None:
+    """Delete the paragraph mark before a deleted region instead of the region's last one.
+
+    Word tracks a deleted paragraph by its own mark, so the deletion ends at
+    the start of the next paragraph. LibreOffice (7.x to at least 25.x)
+    then counts that next paragraph as deleted too: it shows "[4.3]" where
+    nothing changed and numbers the paragraphs after it, and its sub-list,
+    "new[old]" wrongly. When the paragraph before the region is laid out
+    exactly as the region's last one, deleting its mark instead gives the
+    same text and properties on "Accept all" and "Reject all" in Word, and
+    the next paragraph is left untouched. A section break is never deleted.
+    """
+    if before is None or before.tag != qn("w:p") or last.tag != qn("w:p"):
+        return
+    if before.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
+        return
+    if before.find(f"{qn('w:pPr')}/{qn('w:rPr')}/{qn('w:ins')}") is not None or \
+            before.find(f"{qn('w:pPr')}/{qn('w:rPr')}/{qn('w:del')}") is not None:
+        return
+    if _mark_properties(before) != _mark_properties(last):
+        return
+    flag = last.find(f"{qn('w:pPr')}/{qn('w:rPr')}/{qn('w:del')}")
+    if flag is None:
+        return
+    rpr = flag.getparent()
+    rpr.remove(flag)
+    target = _ppr(before).find(qn("w:rPr"))
+    if target is None:
+        target = el("w:rPr")
+        _insert_in_order(_ppr(before), target, ("w:sectPr", "w:pPrChange"))
+    target.insert(0, flag)
+    if len(rpr) == 0 and rpr.getparent() is not None:
+        ppr = rpr.getparent()
+        ppr.remove(rpr)
+        if len(ppr) == 0:
+            last.remove(ppr)
 
 
 _AFTER_PAGE_BREAK = (

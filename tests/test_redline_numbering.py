@@ -1,0 +1,90 @@
+"""A deleted list paragraph leaves the numbers after it alone, in Word and in LibreOffice.
+
+Word tracks a deleted paragraph by its own paragraph mark, so the deletion
+ends at the start of the next paragraph. LibreOffice counts that next
+paragraph as deleted too: it showed "[4.3]" before an unchanged clause and
+numbered the clause's own list on from the deleted one ("(e)[(a)]").
+When the paragraph before a deleted run of paragraphs is laid out exactly
+as the run's last one, the redline deletes that earlier mark instead:
+"Accept all" and "Reject all" give the same documents, and the next
+paragraph is untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from assembler.review.redline import render_redline_bytes
+from assembler.review.versions import load_version
+from assembler.word import read as docxtext
+from assembler.word.read import document_lines
+from assembler.word.writer import render_docx_bytes
+from conftest import BASE, edit
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+KEPT = "Help people stay independent in their own homes."
+GONE = "Help carers to keep caring."
+
+
+def _versions(tmp_path: Path):
+    """OLD has two aims, NEW only the first: the last item of a list is deleted whole."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(BASE, old)
+    shutil.copytree(BASE, new)
+    edit(old / "agreement.yaml", f"  - {KEPT}\n", f"  - {KEPT}\n  - {GONE}\n")
+    return load_version(str(old)), load_version(str(new))
+
+
+def _paragraphs(data: bytes) -> list[etree._Element]:
+    root = etree.fromstring(zipfile.ZipFile(__import__("io").BytesIO(data)).read("word/document.xml"))
+    return list(root.iter(f"{{{W}}}p"))
+
+
+def _text(p: etree._Element) -> str:
+    return "".join(t.text or "" for t in p.iter(f"{{{W}}}t", f"{{{W}}}delText"))
+
+
+def _mark(p: etree._Element) -> str:
+    flags = p.xpath("w:pPr/w:rPr/w:ins | w:pPr/w:rPr/w:del", namespaces={"w": W})
+    return etree.QName(flags[0]).localname if flags else ""
+
+
+def test_the_mark_before_a_deleted_item_is_deleted_and_the_next_paragraph_is_untouched(tmp_path):
+    before, after = _versions(tmp_path)
+    data = render_redline_bytes(before.document, after.document)
+    paragraphs = _paragraphs(data)
+    at = next(i for i, p in enumerate(paragraphs) if _text(p).startswith(GONE))
+    kept, gone, following = paragraphs[at - 1], paragraphs[at], paragraphs[at + 1]
+    assert _text(kept).startswith(KEPT)
+    assert (_mark(kept), _mark(gone), _mark(following)) == ("del", "", "")
+    assert following.find(f"{{{W}}}del") is None and following.find(f"{{{W}}}ins") is None
+    # Word's "Accept all" and "Reject all" still give NEW and OLD exactly
+    assert document_lines(docxtext.accept_changes(data), marks=False) == \
+        document_lines(render_docx_bytes(after.document), marks=False)
+    assert document_lines(docxtext.reject_changes(data), marks=False) == \
+        document_lines(render_docx_bytes(before.document), marks=False)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None and shutil.which("libreoffice") is None
+                    or shutil.which("pdftotext") is None, reason="LibreOffice or pdftotext is not installed")
+def test_libreoffice_numbers_the_paragraphs_after_a_deleted_item_as_before(tmp_path):
+    from assembler.word.pdf import convert_to_pdf
+
+    before, after = _versions(tmp_path)
+    (tmp_path / "redline.docx").write_bytes(render_redline_bytes(before.document, after.document))
+    (pdf,) = convert_to_pdf([tmp_path / "redline.docx"], tmp_path)
+    lines = [" ".join(line.split()) for line in
+             subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                            check=True).stdout.splitlines()]
+    body = lines[next(i for i, line in enumerate(lines) if GONE.split()[0] in line and "carers" in line):]
+    numbered = [line for line in body if re.match(r"^\[?(\d+(\.\d+)*|\([a-z]+\))", line)]
+    # the deleted item shows its old number only; nothing after it shows a "new[old]" pair
+    assert numbered[0].startswith("[(b)]"), numbered[:3]
+    assert not [line for line in numbered[1:] if re.match(r"^\S*\[", line)], numbered[:12]
