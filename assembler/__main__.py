@@ -16,7 +16,14 @@ def _quit(signum, _frame) -> None:
 if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _quit)
 
-from assembler.cli import main  # noqa: E402 - after the handler above, on purpose
+try:
+    from assembler.cli import main  # noqa: E402 - after the handler above, on purpose
+except RuntimeError as error:
+    # Python 3.11 wraps an exception raised while a class is being made (in a field's __set_name__) in a
+    # RuntimeError, so a Ctrl-C that lands there arrives as one: exit quietly all the same.
+    if isinstance(error.__cause__, SystemExit):
+        raise SystemExit(error.__cause__.code) from None
+    raise
 
 
 def run() -> None:
