@@ -118,3 +118,21 @@ def test_a_final_docx_never_sits_beside_a_draft_pdf(tmp_path, capsys, monkeypatc
     stale.write_bytes(b"%PDF-1.4 an old draft\n")
     assert s75(capsys, monkeypatch, "build", str(root), "-o", str(docx), "--final")[0] == 0
     assert docx.is_file() and not stale.exists()
+
+
+def test_a_redline_pdf_has_no_contents_line_without_a_title(tmp_path, capsys, monkeypatch):
+    """A schedule removed whole: LibreOffice would list its deleted heading as a bare page number."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(BASE, old)
+    shutil.copytree(BASE, new)
+    (new / "schedules" / "lead.yaml").unlink()
+    docx = tmp_path / "redline.docx"
+    code, out, err = s75(capsys, monkeypatch, "redline", str(old), str(new), "-o", str(docx), "--pdf")
+    assert code == 0, out + err
+    lines = [" ".join(line.split()) for line in _pdf_text(docx.with_suffix(".pdf")).splitlines()]
+    contents = lines[lines.index("CONTENTS"):]
+    contents = contents[:contents.index("BACKGROUND")]
+    entries = [line for line in contents if re.search(r"\d$", line) and not line.startswith("Page ")]
+    assert any(line.startswith("SCHEDULE 1 ") for line in entries), contents  # the remaining schedule, renumbered
+    assert any(line.startswith("7. Procurement") for line in entries), contents
+    assert not [line for line in entries if re.fullmatch(r"[\d .]+", line)], contents  # no "6. 10", no "30"

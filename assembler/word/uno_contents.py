@@ -17,6 +17,7 @@ if every document was.
 """
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import uno
 from com.sun.star.beans import PropertyValue
 
 CONNECT_SECONDS = 60
+_UNTITLED = re.compile(r"\s*(?:\d+(?:\.\d+)*\.?)?\s*")  # an entry's text before its page: at most a number
 
 
 def _props(**values):
@@ -51,6 +53,31 @@ def _connect(pipe):
             time.sleep(0.1)
 
 
+def _drop_untitled_entries(index):
+    """Remove contents entries that have a page number but no title.
+
+    In a redline the heading of a clause or schedule removed whole is
+    tracked as deleted, and LibreOffice builds its entry from the heading
+    without the deleted words: a line holding only a number ("6.") and a
+    page. Dropping it leaves the contents as they read once the changes are
+    accepted.
+    """
+    protected = index.IsProtected
+    index.IsProtected = False
+    try:
+        paragraphs = index.getAnchor().createEnumeration()
+        untitled = []
+        while paragraphs.hasMoreElements():
+            paragraph = paragraphs.nextElement()
+            text = paragraph.getString()
+            if "\t" in text and _UNTITLED.fullmatch(text.rsplit("\t", 1)[0]):
+                untitled.append(paragraph)
+        for paragraph in untitled:
+            paragraph.dispose()
+    finally:
+        index.IsProtected = protected
+
+
 def _convert(desktop, docx, outdir, pages):
     url = uno.systemPathToFileUrl(os.path.abspath(docx))
     document = desktop.loadComponentFromURL(url, "_blank", 0, _props(Hidden=True, ReadOnly=True))
@@ -62,6 +89,8 @@ def _convert(desktop, docx, outdir, pages):
         for i in range(indexes.getCount()):
             index = indexes.getByIndex(i)
             index.update()
+            if index.supportsService("com.sun.star.text.ContentIndex"):
+                _drop_untitled_entries(index)
             if not contents and index.supportsService("com.sun.star.text.ContentIndex"):
                 lines = [line for line in index.getAnchor().getString().split("\n") if line.strip()]
                 contents = [line.rsplit("\t", 1)[-1].strip() if "\t" in line else "" for line in lines]
