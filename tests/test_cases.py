@@ -190,7 +190,7 @@ def test_every_rule_code_has_a_case():
         "S75-PARTY-NAME", "S75-SUCCEEDS", "S75-BACKDATED", "S75-SUPERSEDES", "S75-SIGN-OFF",
         "S75-LAYER", "S75-LAYER-REQUIRED", "S75-LAYER-REF", "S75-LAYER-TERM",
         # consistency (assembler/check/consistency.py)
-        "S75-POOLED-ALIGNED", "S75-HOST-POOLED", "S75-RISK-AGREE", "S75-RISK-OVERRIDE", "S75-RISK-CONTROL",
+        "S75-POOLED-ALIGNED", "S75-UNALLOCATED", "S75-HOST-POOLED", "S75-RISK-AGREE", "S75-RISK-OVERRIDE", "S75-RISK-CONTROL",
         "S75-POOL-MANAGER-SEAT", "S75-MEETS", "S75-DELEGATION", "S75-DECISION-RULE", "S75-CONSULT-NONE",
         "S75-ALIGNED-S75", "S75-MEASURES", "S75-TARGET", "S75-BCF-END", "S75-NOTICE", "S75-COLUMNS",
         # defined-term discipline in free text (assembler/check/prose.py)

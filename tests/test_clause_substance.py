@@ -197,3 +197,28 @@ def test_a_risk_pool_can_be_funded_in_agreed_percentages(base_copy):
     assert ("met first from a joint risk pool of £300,000 held for the Scheme. The Partners fund the risk pool, and "
             "meet any Overspend that it cannot meet, in the following agreed percentages: (a) the Council: 40 per "
             "cent; and (b) the CCG: 60 per cent.") in text
+
+
+def test_each_line_of_a_pooled_and_aligned_scheme_says_where_its_money_goes(base_copy):
+    """Pooled lines are paid in, aligned lines are kept: never 'all Contributions are paid in' and 'all are kept'."""
+    edit(base_copy / POOL, "  - pooled_fund\n", "  - pooled_fund\n  - aligned_budget\n")
+    edit(base_copy / POOL, "    type: revenue\n    spent_by: council\n", "    type: revenue\n    fund: pooled\n    spent_by: council\n")
+    edit(base_copy / POOL, "    type: capital\n", "    type: capital\n    fund: aligned\n")
+    text = text_of(base_copy, "pool")
+    assert ("Community equipment: pooled. Each Partner must pay its Contribution to this line into the Pooled Fund"
+            in text)
+    assert ("Minor adaptations: aligned. Each Partner holds its Contribution to this line as a Non-Pooled Fund, "
+            "and pays nothing into the Pooled Fund for it." in text)
+    assert "Each Partner must pay its Contributions into the Pooled Fund" not in text
+    assert "Each Partner’s Contribution to a line that paragraph" in text
+    assert "Each Partner’s Contribution to the Scheme is held by that Partner as a Non-Pooled Fund" not in text
+
+
+def test_an_underspend_brought_forward_keeps_its_earmark(base_copy):
+    set_block(base_copy / POOL, "brought_forward", "brought_forward:\n  year: 2016-17\n  amount: 120000\n"
+              "  earmarked:\n    - amount: 50000\n      type: capital\n      purpose: towards a new care record\n")
+    text = text_of(base_copy, "pool")
+    assert ("The Pooled Fund also holds the Underspend left in the pooled fund for the Scheme at the end of the "
+            "Financial Year 2016-17, which is £120,000." in text)
+    assert ("£50,000 of it, which is capital, is earmarked towards a new care record, and may be spent only for "
+            "that purpose." in text)

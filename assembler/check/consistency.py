@@ -81,14 +81,38 @@ def _schemes(ctx: Context):
 
 @rule
 def pooled_or_aligned(ctx: Context):
-    """Without phases a scheme's money is either paid into a pool or kept by each partner, not both."""
+    """Without phases each line's money is either paid into a pool or kept by each partner, not both."""
     for doc in _schemes(ctx):
-        if {"pooled_fund", "aligned_budget"} <= _arrangements(doc) and not doc.data.get("phases"):
+        if not ({"pooled_fund", "aligned_budget"} <= _arrangements(doc)) or doc.data.get("phases"):
+            continue
+        lines = doc.data.get("lines", [])
+        if not any("fund" in line for line in lines):
             yield _at(doc, ("arrangements",), "S75-POOLED-ALIGNED",
                       "the scheme lists both pooled_fund and aligned_budget, so the same contributions would be paid "
                       "into the pooled fund and also kept by each partner as an aligned budget",
-                      "keep one of them, or add phases: saying when the money is aligned and when it is pooled",
-                      level=WARNING, key=True)
+                      "keep one of them, say of each line fund: pooled or fund: aligned, or add phases: saying "
+                      "when the money is aligned and when it is pooled", level=WARNING, key=True)
+            continue
+        for i, line in enumerate(lines):
+            if "fund" not in line:
+                yield _at(doc, ("lines", i), "S75-UNALLOCATED",
+                          f"the line '{line['name']}' is neither pooled nor aligned, in a scheme that has both a "
+                          "pooled fund and aligned budgets", "add fund: pooled or fund: aligned to the line "
+                          "(tbc while the partners decide)", level=WARNING, key=True)
+
+
+@rule
+def line_fund_matches_arrangements(ctx: Context):
+    """A line said to be pooled needs a pooled fund in its scheme, and an aligned line needs aligned budgets."""
+    needs = {"pooled": "pooled_fund", "aligned": "aligned_budget"}
+    for doc in _schemes(ctx):
+        for i, line in enumerate(doc.data.get("lines", [])):
+            wanted = needs.get(line.get("fund"))
+            if wanted and wanted not in _arrangements(doc):
+                yield _at(doc, ("lines", i, "fund"), "S75-UNALLOCATED",
+                          f"the line '{line['name']}' is {line['fund']}, but the scheme's arrangements do not "
+                          f"include {wanted}", f"add {wanted} to arrangements:, or change the line's fund:",
+                          level=WARNING)
 
 
 @rule

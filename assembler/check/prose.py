@@ -78,7 +78,8 @@ def agreement_terms(framework: YamlFile, schedules: Iterable[YamlFile], defined:
     for doc in (framework, *schedules):
         for path, text in strings(doc.data):
             if field(path) in ("name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",
-                               "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to"):
+                               "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to",
+                               "officer", "consulting"):
                 names.add(text.removeprefix("the ").strip())
     phrases, whole = set(), set()
     for name in names:
