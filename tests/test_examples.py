@@ -207,8 +207,12 @@ def test_portsmouth_2017_recites_what_each_body_decided_and_invents_no_date(name
             "terms of reference of the combined Better Care and Integrated Commissioning Service") in text
     assert ("On [●: date of the decision] the Clinical Executive Committee of NHS Portsmouth Clinical Commissioning "
             "Group approved the terms of reference") in text
-    assert "entry into this Agreement" not in text
-    assert "2016" not in text.split("SCHEDULE")[0].replace("2016-17 for the Better Care Plan", "")
+    # no body is said to have approved entry: each Partner's approval of entry is a marked blank to complete
+    for party in ("Portsmouth City Council", "NHS Portsmouth Clinical Commissioning Group"):
+        assert (f"On [●: date of approval] the [●: approving body] of {party} approved its entry into this "
+                "Agreement.") in text
+    assert not re.search(r"On \d+ \w+ \d{4} the [^.]*entry into this Agreement", text)
+    assert not re.search(r"\d+ \w+ 2016", text.split("SCHEDULE")[0])  # no date in 2016 is invented
 
 
 def test_portsmouth_terms_of_reference_carry_seed_002s_approval_and_review():
