@@ -25,10 +25,8 @@ def targets(document: tree.Document) -> dict[str, tuple[tree.Section, tree.Para 
     return found
 
 
-def wording(section: tree.Section, para: tree.Para | None, from_section: tree.Section) -> tuple[str, str, str]:
-    """(words before the number, the number, words after) for one target."""
-    if para is None:
-        return "Schedule ", section.number, ""
+def wording(section: tree.Section, para: tree.Para, from_section: tree.Section) -> tuple[str, str, str]:
+    """(words before the number, the number, words after) for one paragraph (a whole schedule is plain text)."""
     if section.kind == "schedule":
         if from_section is section:
             return "paragraph ", para.full_number, ""
