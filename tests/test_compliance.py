@@ -15,7 +15,8 @@ import yaml
 from assembler.engine.assemble import assemble
 from assembler.build.compliance import INCOMPLETE, MISSING, NOT_BUILT, compliance_rows
 from assembler.source.folder import DirectorySource, load_yaml_file
-from assembler.check.requirements import requirements
+from assembler.check.requirements import (applicable_checks, pending_reason, pending_values, requirement_findings,
+                                          requirements, schedule_scopes)
 from assembler.check.validate import validate_source
 from conftest import BASE, EXAMPLES, edit, s75
 
@@ -179,3 +180,103 @@ def test_lead_commissioning_and_integrated_provision_rows_name_their_own_regulat
     assert lead == {"reg 8"} and provision == {"reg 9"}
     assert not any("8 and 9" in r.regulation for r in lead_rows + provision_rows)
     assert any(r.code == "S75-R9-PROVIDER" and not r.missing for r in provision_rows)
+
+
+# --- the requirement table checked by value (what scripts/mutate.py found no test for) ----------------------------
+
+
+def _base_files(folder: Path):
+    framework, _ = load_yaml_file(folder / "agreement.yaml")
+    schedules = tuple(load_yaml_file(folder / "schedules" / name)[0] for name in ("pool.yaml", "lead.yaml"))
+    return framework, schedules
+
+
+def _where(location) -> str:
+    return f"{Path(location.file).name}:{location.line}:{location.column}"
+
+
+def test_each_missing_item_is_one_finding_at_its_key_and_two_regulations_share_one(base_copy):
+    pool = base_copy / "schedules" / "pool.yaml"
+    edit(pool, "  host_partner: council\n", "")
+    edit(pool, "outcomes:\n  - More people still at home 91 days after leaving hospital.\n", "outcomes: []\n")
+    findings = requirement_findings(*_base_files(base_copy))
+    assert [(_where(d.location), d.level, d.code, d.message, d.hint) for d in findings] == [
+        ("pool.yaml:12:1", "error", "S75-R7-3A",
+         "reg 7(3)(a) requires: the agreed aims and outcomes of the pooled fund arrangements. Missing: outcomes",
+         "add aims: and outcomes: to the schedule, one statement per item"),
+        ("pool.yaml:30:1", "error", "S75-R7-3G",
+         "reg 7(3)(g) and reg 7(4) require: how the pooled fund is to be managed and monitored, including which "
+         "partner is the host partner; and the host partner is responsible for the accounts and audit of the pooled "
+         "fund. Missing: management.host_partner",
+         "add management: host_partner: and management: monitoring:"),
+    ]
+
+
+def test_a_missing_mapping_is_reported_at_the_file_and_a_missing_framework_path_in_agreement_yaml(base_copy):
+    framework, schedules = _base_files(base_copy)
+    del framework.data["finance"]["audit"]
+    [finding] = requirement_findings(framework, schedules)
+    assert (_where(finding.location), finding.code) == ("agreement.yaml:85:1", "S75-R7-4")  # at finance:
+    assert finding.message.startswith("reg 7(4) requires: the host partner is responsible for the accounts")
+    assert finding.message.endswith("Missing: agreement.finance.audit.arrangements")
+
+    edit(base_copy / "schedules" / "pool.yaml",
+         "management:\n  host_partner: council\n", "management_elsewhere:\n  host_partner: council\n")
+    framework, schedules = _base_files(base_copy)
+    del framework.data["finance"]["audit"]
+    findings = requirement_findings(framework, schedules)
+    assert [(_where(d.location), d.code) for d in findings] == [("pool.yaml:2:1", "S75-R7-3G"),  # line 1 is a comment
+                                                                ("pool.yaml:2:1", "S75-R7-5")]
+    finding = findings[0]
+    assert finding.message.endswith(
+        "Missing: management.host_partner, management.monitoring, agreement.finance.audit.arrangements")
+
+
+def test_each_applicable_row_is_checked_once_per_file_with_where_it_is_met(base_copy):
+    checks = list(applicable_checks(*_base_files(base_copy)))
+    rows = [(c.requirement.code, Path(c.doc.display).name, c.met, [_where(w) for w in c.locations]) for c in checks]
+    assert rows[:3] == [("S75-R4-IMPROVE", "agreement.yaml", True, ["agreement.yaml:52:16"]),
+                        ("S75-R4-CONSULT", "agreement.yaml", True, ["agreement.yaml:54:5"]),
+                        ("S75-R4-LIABILITY", "agreement.yaml", True, [])]
+    assert ("S75-R7-4", "pool.yaml", True, ["pool.yaml:32:17", "agreement.yaml:91:19"]) in rows
+    assert [code for code, name, _, _ in rows if name == "lead.yaml"] == [
+        r.code for r in requirements() if "lead_commissioning" in r.scopes]
+    assert all(c.complete and not c.missing for c in checks)
+
+
+def test_unsettled_values_are_incomplete_each_at_its_own_line(base_copy):
+    pool = base_copy / "schedules" / "pool.yaml"
+    edit(pool, "  - Provide equipment and reablement from one budget.\n", "  - ' TBD '\n  - Provide equipment.\n")
+    edit(pool, "  monitoring: Monthly budget reports to the Joint Commissioning Board.\n",
+         "  monitoring: Monthly reports to the [\u25cf].\n")
+    edit(pool, "    role: Head of Integrated Commissioning\n", "    role: ''\n")
+    checks = {c.requirement.code: c for c in applicable_checks(*_base_files(base_copy)) if c.doc.display.endswith("pool.yaml")}
+    assert [(_where(w), why) for w, why in checks["S75-R7-3A"].incomplete] == [("pool.yaml:11:5", "aims.0 is still 'TBD'")]
+    assert [(_where(w), why) for w, why in checks["S75-R7-3G"].incomplete] == [
+        ("pool.yaml:37:15", "management.monitoring holds a [\u25cf] placeholder")]
+    assert [why for _, why in checks["S75-R7-5"].incomplete] == ["management.pool_manager.role is blank"]
+    assert checks["S75-R7-3A"].met and not checks["S75-R7-3A"].complete
+    assert checks["S75-R7-3B"].complete
+
+
+def test_which_scopes_a_schedule_falls_under():
+    assert schedule_scopes({"kind": "scheme", "arrangements": ["pooled_fund", "lead_commissioning"]}) == {
+        "pooled_fund", "lead_commissioning"}
+    assert schedule_scopes({"kind": "scheme", "arrangements": ["pooled_fund"], "better_care_fund": True}) == {
+        "pooled_fund", "better_care_fund"}
+    assert schedule_scopes({"kind": "s256", "arrangements": ["pooled_fund"]}) == set()
+    assert schedule_scopes({"kind": "s256", "better_care_fund": True}) == {"better_care_fund"}
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("Monthly reports.", ""), (3, ""), (None, ""), ("  ", "is blank"), (" To Be Agreed ", "is still 'To Be Agreed'"),
+    ("tba", "is still 'tba'"), ("see [\u25cf]", "holds a [\u25cf] placeholder")])
+def test_why_a_value_is_a_placeholder(value, reason):
+    assert pending_reason(value) == reason
+
+
+def test_pending_values_walks_mappings_and_lists_with_their_paths():
+    data = {"a": ["ok", "tbc", {"b": ""}], "c": {"d": 0, "e": "[\u25cf]"}}
+    assert list(pending_values(data, ("root",))) == [
+        (("root", "a", 1), "is still 'tbc'"), (("root", "a", 2, "b"), "is blank"),
+        (("root", "c", "e"), "holds a [\u25cf] placeholder")]

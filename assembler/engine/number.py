@@ -29,11 +29,8 @@ def roman(n: int) -> str:
 
 
 def _shown(level: int, count: int) -> str:
-    if level == 4:
-        return f"({letter(count)})"
-    if level == 5:
-        return f"({roman(count)})"
-    return str(count)
+    """What a level-4 or level-5 paragraph shows: (a) or (i); levels 1-3 show dotted numbers."""
+    return f"({letter(count)})" if level == 4 else f"({roman(count)})"
 
 
 def number_section(section: tree.Section) -> None:
