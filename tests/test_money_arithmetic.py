@@ -16,6 +16,7 @@ import yaml
 
 from assembler.build.pipeline import assemble_source
 from assembler.engine import tree
+from assembler.model import Money, format_money, total
 from assembler.source.folder import DirectorySource
 from tests.conftest import BASE, EXAMPLES
 
@@ -112,3 +113,27 @@ def test_the_base_agreement_has_a_revenue_and_a_capital_total():
     rows = {row[0]: row for row in pool.rows}
     assert rows["Total revenue"][-1] == "£1,300,000" and rows["Total capital"][-1] == "£200,000"
     assert rows["Total"][-1] == "£1,500,000"
+
+
+# --- Money itself (what scripts/mutate.py found no test for) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("value,shown", [
+    (1250000, "£1,250,000"), ("1250000.5", "£1,250,000.50"), ("0.50", "£0.50"), ("0.99", "£0.99"), (0, "£0"),
+    ("-5.5", "-£5.50"), ("-1250000", "-£1,250,000"), ("tbc", "TBC"), (None, "TBC")])
+def test_an_amount_is_written_in_pounds_with_pence_only_when_it_has_them(value, shown):
+    money = Money.parse(value)
+    assert format_money(money) == str(money) == shown
+
+
+@pytest.mark.parametrize("value", [1.5, 0.0, True, False])
+def test_a_float_or_a_boolean_is_never_money(value):
+    with pytest.raises(TypeError, match="money must be exact"):
+        Money.parse(value)
+
+
+def test_a_sum_is_exact_and_tbc_makes_it_tbc():
+    parts = [Money.parse("0.10")] * 3 + [Money.parse(999999999999999)]
+    assert total(parts).amount == Decimal("999999999999999.30")
+    assert total([Money.parse(5), Money.parse("tbc"), Money.parse(7)]).is_tbc
+    assert total([]) == Money(Decimal(0)) and not total([]).is_tbc
