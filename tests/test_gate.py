@@ -165,3 +165,27 @@ def test_a_final_build_keeps_the_validation_errors(base_copy, capsys, monkeypatc
     target = tmp_path / "x.docx"
     code, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(target))
     assert code == 1 and "error [S75-PARTYREF]" in out and not target.exists()
+
+
+def _drafted(*blocks_by_section) -> tree.Document:
+    sections = [tree.Section("body", "Agreed terms", list(blocks_by_section[0]), key="body"),
+                tree.Section("schedule", "Pool", list(blocks_by_section[1]), key="pool", number="1")]
+    return tree.Document("T", "", "1", "final", "", [], sections)
+
+
+def test_a_placeholder_is_shown_with_forty_characters_either_side_wherever_it_stands():
+    """The forty characters before the circle and the forty from it: at the start of a cell, near the start, mid-way."""
+    long = "a" * 45 + "[\u25cf]" + "b" * 45
+    near_start = "x" * 30 + "[\u25cf]" + "y" * 50
+    document = _drafted([tree.Para([tree.Text(long)], level=1), tree.Para([tree.Text(near_start)], level=2)],
+                        [tree.Table(["Measure", "Target"], [["Falls", "\u25cf to agree"]])])
+    assert placeholders(document) == sorted([
+        repr("a" * 39 + "[\u25cf]" + "b" * 38), repr("x" * 30 + "[\u25cf]" + "y" * 38), repr("\u25cf to agree")])
+
+
+def test_an_empty_cell_is_named_by_its_section_column_and_row():
+    table = tree.Table(["Measure", "Target"], [["Falls", ""], ["Total", ""]], total_rows={1})
+    document = _drafted([table], [tree.Table(["Measure", "Target", "Note"], [["Delays", " ", ""]],
+                                             optional_columns={2})])
+    assert empty_cells(document) == ["Agreed terms, the 'Target' of 'Falls'",
+                                     "Schedule 1 (Pool), the 'Target' of 'Delays'"]
