@@ -299,6 +299,8 @@ def line_controller(line: Mapping, data: Mapping) -> str | None:
     Risk follows control, not funding: the partner that commissions or spends
     a line is the one that can keep it within budget.
     """
+    if line.get("spent_by") == "tbc":  # the partners have still to say: never guessed from who pays
+        return None
     named = [line.get("spent_by"), line.get("lead"), (data.get("lead_commissioning") or {}).get("lead"),
              (data.get("integrated_provision") or {}).get("provider")]
     for key in named:

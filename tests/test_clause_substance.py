@@ -222,3 +222,13 @@ def test_an_underspend_brought_forward_keeps_its_earmark(base_copy):
             "Financial Year 2016-17, which is £120,000." in text)
     assert ("£50,000 of it, which is capital, is earmarked towards a new care record, and may be spent only for "
             "that purpose." in text)
+
+
+def test_scheme_end_says_who_owns_the_assets_and_how_balances_are_settled(base_copy):
+    text = text_of(base_copy, "pool")
+    assert "belong, when it ends, to the Partner that bought them, which must pay each other Partner" in text
+    assert re.search(r"Money of the Scheme left when it ends, after all its commitments have been met, is settled "
+                     r"as clause \d+\.\d+ provides", text)
+    set_block(base_copy / POOL, "exit", "exit: {staff: none, contracts: held_by_commissioner, assets_owner: ccg}\n")
+    text = text_of(base_copy, "pool")
+    assert "belong, when it ends, to the CCG, which must pay" in text and "the Partner that bought them" not in text

@@ -6,14 +6,16 @@ report lists every row with its YAML location and the clause that states it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import yaml
 
 from assembler.diagnostics import ERROR, Diagnostic, Location
 from assembler.source.yamlfile import YamlFile
+from assembler.model import line_controller
 from assembler.resources import data_file
 
 
@@ -27,6 +29,7 @@ class Requirement:
     yaml: tuple[str, ...]
     clause: str
     hint: str
+    when: str | None = None  # a condition in CONDITIONS: the row applies only where it holds
 
 
 @lru_cache(maxsize=None)
@@ -34,7 +37,7 @@ def requirements() -> tuple[Requirement, ...]:
     rows = yaml.safe_load(data_file("requirements.yaml").read_text(encoding="utf-8"))
     return tuple(
         Requirement(r["id"], r["code"], r["regulation"], r["requirement"], tuple(r["scope"].split()),
-                    tuple(r["yaml"]), r["clause"], r.get("hint", ""))
+                    tuple(r["yaml"]), r["clause"], r.get("hint", ""), r.get("when"))
         for r in rows
     )
 
@@ -45,6 +48,26 @@ def schedule_scopes(data: dict) -> set[str]:
     if data.get("better_care_fund"):
         scopes.add("better_care_fund")
     return scopes
+
+
+def money_moves(data: dict) -> bool:
+    """Outside a pooled fund, one partner's money pays for a line another partner controls, so it must be paid
+    across: reg 8 and reg 9 then need the payment stated (who pays whom, how much, when, against what)."""
+    if "pooled_fund" in (data.get("arrangements") or []):
+        return False
+    for line in data.get("lines") or []:
+        if not isinstance(line, Mapping):
+            continue
+        payers = {p for amounts in (line.get("contributions") or {}).values() if isinstance(amounts, Mapping)
+                  for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
+        controller = line_controller(line, data)
+        if payers - {controller} and (controller is not None or len(payers) > 1):
+            return True
+    return False
+
+
+# The conditions a requirement row may name under when: (data/requirements.yaml).
+CONDITIONS: dict[str, Callable[[dict], bool]] = {"money_moves": money_moves}
 
 
 def _lookup(data: Any, dotted: str) -> tuple[bool, tuple]:
@@ -139,7 +162,7 @@ def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> I
     for doc in schedules:
         scopes = schedule_scopes(doc.data)
         for req in requirements():
-            if scopes & set(req.scopes):
+            if scopes & set(req.scopes) and (req.when is None or CONDITIONS[req.when](doc.data)):
                 yield check(req, doc, framework)
 
 

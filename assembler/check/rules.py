@@ -159,7 +159,7 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
         if role in data.get("data_protection", {}):
             yield ("data_protection", role), data["data_protection"][role]
     for n, line in enumerate(data.get("lines", [])):
-        if "spent_by" in line:
+        if line.get("spent_by", "tbc") != "tbc":  # tbc: not yet agreed
             yield ("lines", n, "spent_by"), line["spent_by"]
     if "assets_owner" in data.get("exit", {}):
         yield ("exit", "assets_owner"), data["exit"]["assets_owner"]
@@ -257,9 +257,11 @@ def own_overspend_knows_who_controls_each_line(ctx: Context):
             continue
         for n, line in enumerate(doc.data.get("lines", [])):
             if line_controller(line, doc.data) is None:
+                why = ("its spent_by: is still tbc" if line.get("spent_by") == "tbc" else
+                       "it is funded by more than one partner and the schedule does not say which controls its spending")
                 yield _at(doc, ("lines", n, "name"), "S75-RISK-CONTROL",
-                          f"the line '{line['name']}' is funded by more than one partner, and the schedule does not say "
-                          f"which controls its spending, so under {share['model']} no one bears its overspend",
+                          f"the line '{line['name']}' has no controlling partner ({why}), so under {share['model']} "
+                          "no one bears its overspend",
                           "add spent_by: with the key of the partner that commissions or spends the line; or, if "
                           "the partners share its risk, say how with the scheme's own risk_share: (proportional, "
                           "agreed_percentages, capped or joint_risk_pool)", level=WARNING)
