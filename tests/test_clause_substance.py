@@ -232,3 +232,12 @@ def test_scheme_end_says_who_owns_the_assets_and_how_balances_are_settled(base_c
     set_block(base_copy / POOL, "exit", "exit: {staff: none, contracts: held_by_commissioner, assets_owner: ccg}\n")
     text = text_of(base_copy, "pool")
     assert "belong, when it ends, to the CCG, which must pay" in text and "the Partner that bought them" not in text
+
+
+def test_framework_caps_are_stated_in_money_for_every_party(base_copy):
+    edit(base_copy / "agreement.yaml", "  risk_share:\n    model: own_overspend\n",
+         "  risk_share:\n    model: capped\n    caps: {council: 250000, ccg: 500000, trust: '0'}\n")
+    text = text_of(base_copy)
+    assert ("in total towards the Overspends on the Schemes to which this clause applies, than the following cap: "
+            "(a) the Council: £250,000; (b) the CCG: £500,000; and (c) the Trust: £0.") in text
+    assert "Each Partner bears any Overspend on the lines of a Scheme whose spending it controls" in text
