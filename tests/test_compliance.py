@@ -168,6 +168,8 @@ def test_blank_words_and_placeholders_are_incomplete(start, new, code, tmp_path)
 
 def test_a_complete_agreement_is_ok_and_exits_zero(capsys, monkeypatch, tmp_path):
     target = _southampton_copy(tmp_path)
+    house = SOUTHAMPTON.parent / "southampton-house-clauses"  # its clause_library: ../southampton-house-clauses
+    shutil.copytree(house, tmp_path / house.name)
     bcf = target / "schedules" / "bcf.yaml"
     _, rows = _report(target)
     assert [r.code for r in rows if r.failed] == ["S75-R7-3B"], "Southampton leaves only its lines' controllers tbc"
