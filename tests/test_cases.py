@@ -218,9 +218,10 @@ def test_example_agreement_validates(name):
         # Seed 004 does not say who controls each jointly funded line (spent_by: tbc, so S75-TBC and
         # S75-RISK-CONTROL); and the defects issue 12 names, which the
         # consistency and prose rules find until the example is fixed: lower-case defined terms and
-        # capitalised terms it does not define, a blank target.
-        known = {"S75-RISK-CONTROL", "S75-TBC", "S75-POOL-MANAGER-SEAT", "S75-DECISION-RULE", "S75-TARGET", "S75-TERM-CASE",
-                 "S75-TERM-UNDEFINED"}
+        # capitalised terms it does not define, a blank target; and the earlier Better Care Fund
+        # agreement it replaces, whose title, date and transition seed 004 does not give (tbc).
+        known = {"S75-RISK-CONTROL", "S75-POOL-MANAGER-SEAT", "S75-DECISION-RULE", "S75-TARGET", "S75-TERM-CASE",
+                 "S75-TERM-UNDEFINED", "S75-TBC"}
         assert {d.code for d in diagnostics} <= known, describe(diagnostics, path)
     result = run_cli(path)
     assert result.exit_code == 0, result.output

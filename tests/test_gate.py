@@ -61,10 +61,18 @@ def _placeholder(folder: Path) -> None:
          "  staff: The Council provides [\u25cf] staff for the commissioning team.")
 
 
+def _pending(folder: Path) -> None:
+    """An approval whose decision is not yet known: a warning in a draft, refused by its own row."""
+    _final(folder)
+    edit(folder / "agreement.yaml", "    body: Governing Body\n    date: 2017-03-22\n",
+         "    body: Governing Body\n    date: 2017-03-22\n    decision: pending\n")
+
+
 # row code -> (edit the base agreement, code reported, file:line it is reported at)
 CASES = {
     "S75-FINAL": (_status_still_draft, "S75-FINAL", "agreement.yaml:4:9"),
     "S75-TBC": (_tbc, "S75-TBC", "schedules/pool.yaml:48:18"),
+    "S75-DECISION-PENDING": (_pending, "S75-DECISION-PENDING", "agreement.yaml:48:15"),
     "*": (_warning, "S75-RISK-SHARE", "agreement.yaml:87:12"),
     "S75-BLANK": (_blank, "S75-BLANK", "agreement.yaml:1:1"),
     "S75-EMPTY-CELL": (_empty_cell, "S75-EMPTY-CELL", "agreement.yaml:1:1"),

@@ -169,3 +169,36 @@ def test_variation_recites_the_transfer_and_substitutes_the_name_without_moving_
     assert [p.name for p in deed.parties] == ["Portsmouth City Council", f"{ICB} (as successor to {CCG})"]
     variation = text.split("2. VARIATION", 1)[1].split("3. EFFECT OF THIS DEED", 1)[0]
     assert "1 April 2022" not in variation and "31 March 2025" not in variation
+
+
+def test_a_pending_decision_is_recited_as_proposed_with_blanks_and_a_known_one_as_taken(tmp_path):
+    pending = tmp_path / "pending"
+    shutil.copytree(CASES / "base", pending)
+    shutil.copytree(CASES / "invalid" / "decision-pending", pending, dirs_exist_ok=True)
+    (pending / "expect.yaml").unlink()
+    text = _text(pending)
+    assert ("It was proposed that the Governing Body of NHS Northbridge Clinical Commissioning Group decide at its "
+            "meeting on 22 March 2017 whether to approve the CCG’s entry into this Agreement. On [date of the "
+            "decision] the Governing Body [decision taken].") in text
+    assert "On 22 March 2017 the Governing Body" not in text
+    known = _text(_case("decision-recorded", tmp_path))
+    assert "On 22 March 2017 the Governing Body of NHS Northbridge Clinical Commissioning Group approved in " \
+           "principle the CCG’s entry into this Agreement." in known
+    assert "[decision taken]" not in known
+
+
+def test_haringey_recites_the_meetings_its_report_was_to_go_to_not_decisions_it_could_not_know():
+    text = _text(ROOT / "agreements" / "haringey-2016")
+    assert "decide at its meeting on 13 September 2016 whether to approve the Council’s entry" in text
+    assert "decide at its meeting on 23 September 2016 whether to approve the CCG’s entry" in text
+    assert " approved the Council’s entry" not in text and " approved the CCG’s entry" not in text
+
+
+@pytest.mark.parametrize("name", ["haringey-2016", "southampton-bcf-2017", "portsmouth-bcf-2017",
+                                  "portsmouth-ics-2017"])
+def test_each_example_ends_the_earlier_agreement_its_seed_speaks_of(name):
+    text = _text(ROOT / "agreements" / name)
+    assert ("This Agreement replaces the following agreement between the Partners (or their predecessors), which "
+            "ends at the start of the Commencement Date") in text
+    assert "This Agreement ends each Earlier Agreement on the terms of clause" in text
+    assert "[what happens to its pooled fund balances]" in text

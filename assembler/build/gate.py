@@ -45,9 +45,17 @@ def _tbc(validation: Validation, _document) -> list[Diagnostic]:
             for d in validation.warnings if d.code == "S75-TBC"]
 
 
+def _pending(validation: Validation, _document) -> list[Diagnostic]:
+    return [replace(d, level=ERROR, hint="a signing copy recites the decision the body took; record it and its date")
+            for d in validation.warnings if d.code == "S75-DECISION-PENDING"]
+
+
+OWN_ROWS = {"S75-TBC", "S75-DECISION-PENDING"}  # warnings a row of their own turns into errors
+
+
 def _warnings(validation: Validation, _document) -> list[Diagnostic]:
     return [replace(d, level=ERROR, message=d.message + " (a final build allows no warnings)")
-            for d in validation.warnings if d.code != "S75-TBC"]
+            for d in validation.warnings if d.code not in OWN_ROWS]
 
 
 def _in_document(validation: Validation, code: str, message: str, hint: str, found: list[str]) -> list[Diagnostic]:
@@ -126,6 +134,7 @@ def placeholders(document: tree.Document) -> list[str]:
 FINAL_CHECKS: tuple[FinalCheck, ...] = (
     FinalCheck("S75-FINAL", "an agreement whose status is still draft", BEFORE_ASSEMBLY, _status),
     FinalCheck("S75-TBC", "any value still to be confirmed (tbc)", BEFORE_ASSEMBLY, _tbc),
+    FinalCheck("S75-DECISION-PENDING", "an approval whose decision is still pending", BEFORE_ASSEMBLY, _pending),
     FinalCheck("*", "any warning at all (each keeps its own code)", BEFORE_ASSEMBLY, _warnings),
     FinalCheck("S75-BLANK", "a blank other than those completed at signing", AFTER_ASSEMBLY, _open_blanks),
     FinalCheck("S75-EMPTY-CELL", "an empty table cell, such as a measure with no target", AFTER_ASSEMBLY, _empty_cells),

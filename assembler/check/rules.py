@@ -954,6 +954,18 @@ def _tbc_paths(data: Any, path=()) -> Iterator[tuple]:
 
 
 @rule
+def decisions_known(ctx: Context):
+    """An approval still pending is recited with blanks for the decision; the final gate refuses it."""
+    for i, approval in enumerate(ctx.data.get("approvals", [])):
+        if approval.get("decision") == "pending":
+            yield _at(ctx.framework, ("approvals", i, "decision"), "S75-DECISION-PENDING",
+                      f"the decision of the {approval['body']} is not yet known (decision: pending); the recital "
+                      "prints a blank for it and its date",
+                      "once the body has decided, record the decision it took (e.g. approved) and its date",
+                      level=WARNING)
+
+
+@rule
 def nothing_to_be_confirmed(ctx: Context):
     for doc in (ctx.framework, *ctx.schedules):
         for path in _tbc_paths(doc.data):
