@@ -57,17 +57,58 @@ def test_without_succeeds_an_icb_before_july_2022_is_refused_and_the_hint_names_
     assert icb and "succeeds:" in icb[0].hint
 
 
-def test_ccg_transfer_warning_points_at_succeeds():
-    found = validate_source(DirectorySource(str(PORTSMOUTH))).diagnostics
+def _without_successor(tmp_path: Path) -> Path:
+    """The Portsmouth framework as it would be without the ICB recorded in advance."""
+    folder = tmp_path / "portsmouth"
+    shutil.copytree(PORTSMOUTH, folder)
+    edit(folder / "agreement.yaml", "    succeeded_by: {name: NHS Hampshire and Isle of Wight Integrated Care Board,"
+         " kind: icb, date: 2022-07-01}\n", "")
+    return folder
+
+
+def test_ccg_transfer_warning_points_at_succeeded_by_and_succeeds(tmp_path):
+    found = validate_source(DirectorySource(str(_without_successor(tmp_path)))).diagnostics
     transfer = [d for d in found if d.code == "S75-CCG-TRANSFER"]
-    assert transfer and "succeeds: {name:" in transfer[0].hint
+    assert transfer and "succeeds: {name:" in transfer[0].hint and "succeeded_by: {name:" in transfer[0].hint
+    assert "S75-CCG-TRANSFER" not in _codes(PORTSMOUTH)
 
 
-def test_framework_naming_a_ccg_past_abolition_has_a_successor_clause():
-    text = _text(PORTSMOUTH)
+def test_without_a_recorded_successor_the_clause_keeps_the_conditional_form(tmp_path):
+    text = _text(_without_successor(tmp_path))
     assert "If NHS Portsmouth Clinical Commissioning Group is abolished during the Term" in text
     assert "each reference to the governing body of NHS Portsmouth Clinical Commissioning Group" in text
     assert "notices to the CCG must be given to the Successor" in text
+    assert "Hampshire" not in text
+
+
+def test_portsmouth_names_its_expected_successor_and_the_date_but_no_act_not_yet_law():
+    text = _text(PORTSMOUTH)
+    assert ("NHS Portsmouth Clinical Commissioning Group is expected to be abolished on 1 July 2022 by legislation "
+            "establishing integrated care boards, and its functions and its property, rights and liabilities are then "
+            "expected to pass to NHS Hampshire and Isle of Wight Integrated Care Board") in text
+    assert "pass to NHS Hampshire and Isle of Wight Integrated Care Board (or, if the enactment names another" in text
+    assert "is abolished during the Term" not in text
+    # undated, so the agreement speaks at its commencement, 1 April 2022: before Royal Assent on 28 April 2022
+    assert "Health and Care Act 2022" not in text
+
+
+def test_a_successor_known_when_the_act_is_law_is_named_with_the_act_and_the_transfer_power(tmp_path):
+    folder = _case("ccg-succeeded-by-icb", tmp_path)
+    assert "S75-CCG-TRANSFER" not in _codes(folder)
+    text = _text(folder)
+    assert ("Under the Health and Care Act 2022, NHS Northbridge Clinical Commissioning Group is abolished on "
+            "1 July 2022, and on that day its functions and its property, rights and liabilities pass to NHS "
+            "Northbridge Integrated Care Board, which is therefore its Successor (the transfer being made by a scheme "
+            "under section 14Z28 of the National Health Service Act 2006).") in text
+    assert "is expected to be abolished" not in text
+    assert "is abolished during the Term" not in text
+
+
+def test_a_successor_whose_name_says_another_kind_is_refused(tmp_path):
+    folder = _case("ccg-succeeded-by-icb", tmp_path)
+    edit(folder / "agreement.yaml", "kind: icb, date: 2022-07-01}", "kind: nhs_trust, date: 2022-07-01}")
+    codes = _codes(folder)
+    assert "S75-PARTY-NAME" in codes and "S75-SUCCEEDED-BY" in codes
 
 
 def test_agreement_ending_before_abolition_has_no_successor_clause(tmp_path):

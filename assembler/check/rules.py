@@ -291,10 +291,11 @@ def ccg_and_icb_dates(ctx: Context):
             yield _at(ctx.framework, where, "S75-CCG",
                       f"{party['name']} is a CCG, but CCGs were abolished on 1 July 2022 and this agreement commences on {start.isoformat()}",
                       "name the integrated care board (kind: icb) that took over the CCG's functions")
-        elif party["kind"] == "ccg" and end >= CCG_ABOLISHED:
+        elif party["kind"] == "ccg" and end >= CCG_ABOLISHED and "succeeded_by" not in party:
             yield _at(ctx.framework, where, "S75-CCG-TRANSFER",
                       f"{party['name']} is a CCG and the agreement runs past 30 June 2022: its rights and duties passed to the ICB on 1 July 2022",
-                      f"the agreement's successor clause covers the transfer; to record it, {SUCCEEDS_HINT}; "
+                      f"if the agreement is made when the ICB is known, name it in the successor clause with succeeded_by: "
+                      f"{{name: <the ICB's name>, kind: icb, date: 2022-07-01}}; after the transfer, {SUCCEEDS_HINT}; "
                       "or end the agreement by 30 June 2022", level=WARNING)
         elif party["kind"] == "icb" and start < CCG_ABOLISHED and not succeeded_ccg:
             yield _at(ctx.framework, where, "S75-ICB",
@@ -317,8 +318,9 @@ def party_name_matches_kind(ctx: Context):
     """A name and a kind that disagree ('... Clinical Commissioning Group', kind: icb) are wrong whatever the date."""
     for i, party in enumerate(ctx.data["parties"]):
         bodies = [(("parties", i), party)]
-        if "succeeds" in party:
-            bodies.append((("parties", i, "succeeds"), party["succeeds"]))
+        for field in ("succeeds", "succeeded_by"):
+            if field in party:
+                bodies.append((("parties", i, field), party[field]))
         for path, body in bodies:
             said = _named_kind(body["name"])
             if said and said != body["kind"]:
@@ -355,6 +357,36 @@ def succession_is_possible(ctx: Context):
                       f"a CCG's rights and liabilities passed to an integrated care board on {CCG_ABOLISHED.isoformat()}; "
                       f"this records {party['kind']} on {day.isoformat()}",
                       f"write kind: icb for the party and date: {CCG_ABOLISHED.isoformat()}")
+
+
+@rule
+def expected_succession_is_possible(ctx: Context):
+    """A successor recorded in advance takes over during the term, on the same side, on the day the law fixes."""
+    start = parse_date(ctx.data["commencement"])
+    end = agreement_end(ctx.data)
+    if "extension" in ctx.data["term"]:
+        end = add_years(end, ctx.data["term"]["extension"]["years"])
+    for i, party in enumerate(ctx.data["parties"]):
+        successor = party.get("succeeded_by")
+        if not successor:
+            continue
+        day = parse_date(successor["date"])
+        if not (start < day <= end):
+            yield _at(ctx.framework, ("parties", i, "succeeded_by", "date"), "S75-SUCCEEDED-BY",
+                      f"{successor['name']} is to succeed {party['name']} on {day.isoformat()}, outside the agreement's "
+                      f"term ({start.isoformat()} to {end.isoformat()})",
+                      "record only a succession that falls in the term; one before commencement means the successor "
+                      "is the party")
+        if (successor["kind"] in NHS_KINDS) != (party["kind"] in NHS_KINDS):
+            yield _at(ctx.framework, ("parties", i, "succeeded_by", "kind"), "S75-SUCCEEDED-BY",
+                      f"{successor['name']} ({successor['kind']}) cannot succeed {party['name']} ({party['kind']}): "
+                      "an NHS body succeeds an NHS body and a local authority a local authority",
+                      "correct the kind of the successor")
+        if party["kind"] == "ccg" and (successor["kind"] != "icb" or day != CCG_ABOLISHED):
+            yield _at(ctx.framework, ("parties", i, "succeeded_by", "date"), "S75-SUCCEEDED-BY",
+                      f"a CCG's rights and liabilities passed to an integrated care board on {CCG_ABOLISHED.isoformat()}; "
+                      f"this records {successor['kind']} on {day.isoformat()}",
+                      f"write kind: icb and date: {CCG_ABOLISHED.isoformat()}")
 
 
 @rule

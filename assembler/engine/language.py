@@ -56,7 +56,7 @@ _COMMISSIONING = ("lead_commissioning", "integrated_provision", "aligned_budget"
 
 
 def _has_succession(agreement) -> bool:
-    return any("succeeds" in p for p in agreement.parties)
+    return any("succeeds" in p or "succeeded_by" in p for p in agreement.parties)
 
 
 def _ccg_past_abolition(agreement) -> bool:
@@ -95,7 +95,8 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("has_information_sharing", BODY, "the agreement has information_sharing",
               lambda a: "information_sharing" in a),
     Condition("backdated", BODY, "the agreement commences before it is made", lambda a: bool(backdated(a))),
-    Condition("has_succession", BODY, "a party `succeeds` another", _has_succession),
+    Condition("has_succession", BODY, "a party `succeeds` another, or records the body it is `succeeded_by`",
+              _has_succession),
     Condition("ccg_past_abolition", BODY, "the agreement names a CCG and may run past 30 June 2022", _ccg_past_abolition),
     Condition("any_succession", BODY, "`has_succession` or `ccg_past_abolition`",
               lambda a: _has_succession(a) or _ccg_past_abolition(a)),
