@@ -121,6 +121,7 @@ def synthetic(day: dt.date, dest: Path) -> Path:
     framework = _rename(framework, *nhs_body)
     for party in framework["parties"]:
         party.pop("succeeds", None)
+        party.pop("succeeded_by", None)  # the Portsmouth CCG's successor, fixed by the law of 2022
         if party["kind"] in ("ccg", "icb"):
             party["kind"] = "icb" if icb else "ccg"
             party["name"] = "NHS Portsmouth " + ("Integrated Care Board" if icb else "Clinical Commissioning Group")
