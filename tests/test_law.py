@@ -209,3 +209,13 @@ def test_gdpr_words_only_once_the_gdpr_applies():
         assert (words in after) and (words not in before or words == "impact assessment"), words
     assert "privacy impact assessment" in before and "data protection impact assessment" in after
     assert "breach of security" in before and "breach of security" not in after
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_yaml_text_too_names_only_the_law_of_its_date(example):
+    """The text the YAML supplies (line names, descriptions) speaks its date as well; only a successor the
+    agreement records in advance (succeeded_by) may be a body of the future."""
+    text, day = _text(example)
+    framework = yaml.safe_load((example / "agreement.yaml").read_text(encoding="utf-8"))
+    future = {p["succeeded_by"]["name"] for p in framework["parties"] if "succeeded_by" in p}
+    assert anachronisms(text, day, future) == []
