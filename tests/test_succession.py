@@ -242,4 +242,5 @@ def test_each_example_ends_the_earlier_agreement_its_seed_speaks_of(name):
     assert ("This Agreement replaces the following agreement between the Partners (or their predecessors), which "
             "ends at the start of the Commencement Date") in text
     assert "This Agreement ends each Earlier Agreement on the terms of clause" in text
-    assert "[●: what happens to its pooled fund balances]" in text
+    if name != "portsmouth-bcf-2017":  # the one whose balance is carried forward (issue 12's drafting)
+        assert "[●: what happens to its pooled fund balances]" in text
