@@ -129,11 +129,15 @@ def test_equipment_service_is_provided_by_the_council_and_paid_for_by_the_icb(do
     assert "belong, when it ends, to the Council" in document
 
 
-def test_equipment_overspends_are_shared_by_contribution_not_by_control(document):
+def test_equipment_overspends_are_shared_half_each_up_to_a_cap_in_pounds(document):
     # The Scheme's own risk share replaces the framework's own_overspend rule for this Scheme only.
-    assert ("For the Scheme, instead of the rule in clause 12.3, the Partners must meet any Overspend in proportion "
-            "to their Contributions") in document
-    assert "no Partner has to pay more towards the Overspends on the Scheme in a Financial Year than" in document
+    assert ("For the Scheme, instead of the rule in clause 12.3, the Partners must meet any Overspend on the Scheme in "
+            "the following agreed percentages, subject to the caps in the next paragraph") in document
+    assert "the Council: 50 per cent; and" in document and "the ICB: 50 per cent." in document
+    assert "No Partner has to pay more towards the Overspends on the Scheme in a Financial Year than the following cap" in document
+    assert "the Council: £250,000; and" in document and "the ICB: £250,000." in document
+    # What a cap leaves unmet binds no Partner without its written agreement.
+    assert "No Partner is liable for it without its written agreement" in document
 
 
 def test_mental_health_is_led_by_the_icb_and_covers_section_117_after_care(document):
