@@ -201,15 +201,22 @@ def add_abstract_num(numbering: etree._Element, node: etree._Element) -> None:
         numbering.append(node)
 
 
-def add_num(numbering: etree._Element, abstract_id: int, restart_levels: int = 0) -> int:
+def last_num_id(numbering: etree._Element) -> int:
+    """The largest ``w:numId`` in use (0 for none)."""
+    return max((int(n) for n in numbering.xpath("./w:num/@w:numId")), default=0)
+
+
+def add_num(numbering: etree._Element, abstract_id: int, restart_levels: int = 0, num_id: int | None = None) -> int:
     """Add a ``w:num`` for ``abstract_id`` and return its id.
 
     With ``restart_levels`` > 0 each of the first n levels gets a
     ``w:startOverride`` of 1, so this instance counts from 1 again instead of
     continuing other instances of the same abstract list (Word's default).
+    The id is ``num_id`` if given, else one more than the largest in use: a
+    caller adding one per schedule counts them itself, since that search
+    reads every ``w:num`` and made thousands of schedules cost quadratic time.
     """
-    used = [int(n) for n in numbering.xpath("./w:num/@w:numId")]
-    num_id = max(used, default=0) + 1
+    num_id = last_num_id(numbering) + 1 if num_id is None else num_id
     num = child(numbering, "w:num", numId=str(num_id))
     child(num, "w:abstractNumId", val=str(abstract_id))
     for ilvl in range(restart_levels):

@@ -272,6 +272,7 @@ class _BodyWriter:
         # paragraph as a list still open for runs and bookmarks ("</w:p>" to come).
         self.pending: list[str | list[str]] = []
         self.schedule_list = self._abstract_id("s75-schedule")
+        self.last_num_id = ooxml.last_num_id(self.numbering)
         self.style_ids: dict[tuple[str, int], str | None] = {} if style_ids is None else style_ids
         self.pstyle_xml: dict[str, str] = {}
         self.block_width = docx._block_width
@@ -347,7 +348,8 @@ class _BodyWriter:
             self._toc_entry(p, "", heading + ("\n" + clean(section.title) if section.title else ""))
             if section.subtitle:
                 _text_run(self._paragraph("Schedule Subtitle"), clean(section.subtitle))
-            num_id = ooxml.add_num(self.numbering, self.schedule_list, restart_levels=5)
+            self.last_num_id = num_id = ooxml.add_num(self.numbering, self.schedule_list, restart_levels=5,
+                                                      num_id=self.last_num_id + 1)
         elif section.kind == "execution":
             if section.title:
                 _text_run(self._paragraph("Execution Heading"), clean(section.title))
