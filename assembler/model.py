@@ -169,8 +169,13 @@ class Record(Mapping):
 
 
 def freeze(value: Any) -> Any:
-    """Plain YAML data -> Records and tuples, recursively (iteratively deep enough for YAML)."""
-    if isinstance(value, (str, int, Decimal)) or value is None:
+    """Plain YAML data -> Records and tuples, recursively (iteratively deep enough for YAML).
+
+    A Record is returned as it is: it holds frozen values already, and
+    copying it again (a schedule is frozen, then the agreement holding it,
+    then the lists that name it) only made copies of copies.
+    """
+    if isinstance(value, (str, int, Decimal, Record)) or value is None:
         return value  # most values: skip the slower Mapping check
     if isinstance(value, Mapping):
         return Record({k: freeze(v) for k, v in value.items()})
