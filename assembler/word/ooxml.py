@@ -548,7 +548,7 @@ def strip_rsids(xml: bytes) -> bytes:
     return _RSIDS_ELEM.sub(b"", _RSID_ATTR.sub(b"", xml))
 
 
-def normalise_package(data: bytes, body: bytes | None = None) -> bytes:
+def normalise_package(data: bytes, body: list[bytes] | None = None) -> bytes:
     """Re-zip a .docx with fixed order, timestamps and compression (and ``body`` spliced in).
 
     Zip entries otherwise carry the current time, so two builds of the same
@@ -560,12 +560,12 @@ def normalise_package(data: bytes, body: bytes | None = None) -> bytes:
     return normalised_zip(blobs)
 
 
-def package_bytes(package, body: bytes | None = None) -> bytes:
+def package_bytes(package, body: list[bytes] | None = None) -> bytes:
     """A python-docx package as a normalised .docx, zipped once.
 
     The same parts python-docx's ``save`` writes, taken as bytes instead of
     being compressed, read back and compressed again by normalise_package.
-    ``body`` (XML text) replaces the body marker in document.xml.
+    ``body`` (XML text, in pieces) replaces the body marker in document.xml.
     """
     steps = [getattr(PackageWriter, name, None)
              for name in ("_write_content_types_stream", "_write_pkg_rels", "_write_parts")]
@@ -585,14 +585,14 @@ def package_bytes(package, body: bytes | None = None) -> bytes:
     return normalised_zip(blobs)
 
 
-def _splice_body(blobs: dict[str, bytes], body: bytes | None) -> None:
+def _splice_body(blobs: dict[str, bytes], body: list[bytes] | None) -> None:
     if body is None:
         return
     xml = blobs["word/document.xml"]
     at = xml.find(BODY_MARKER)
     if at < 0:
         raise ValueError("document.xml has no body marker")
-    blobs["word/document.xml"] = b"".join((xml[:at], body, xml[at + len(BODY_MARKER):]))
+    blobs["word/document.xml"] = b"".join((xml[:at], *body, xml[at + len(BODY_MARKER):]))
 
 
 class _Blobs(dict):
