@@ -198,13 +198,16 @@ def test_portsmouth_2017_is_two_agreements_under_one_group():
 
 @pytest.mark.parametrize("name", PORTSMOUTH_2017)
 def test_portsmouth_2017_recites_what_each_body_decided_and_invents_no_date(name):
-    """The Cabinet Member and the CCG's committee approved terms of reference, not entry; the CCG's date is a blank."""
+    """The Cabinet Member was asked to approve terms of reference (decision not recorded); the CCG's committee approved them."""
     from assembler.engine.text import render_text
 
     document = assemble_source(DirectorySource(str(_example(name)))).document
     text = " ".join(render_text(document).split())
-    assert ("On 28 June 2017 the Cabinet Member for Health and Social Care of Portsmouth City Council approved the "
-            "terms of reference of the combined Better Care and Integrated Commissioning Service") in text
+    # Seed 002 is the report asking for the decision; its decision record is blank.
+    assert ("It was proposed that the Cabinet Member for Health and Social Care of Portsmouth City Council decide on "
+            "28 June 2017 whether to approve the terms of reference of the combined Better Care and Integrated "
+            "Commissioning Service") in text
+    assert "the Cabinet Member for Health and Social Care [●: decision taken]" in text
     assert ("On [●: date of the decision] the Clinical Executive Committee of NHS Portsmouth Clinical Commissioning "
             "Group approved the terms of reference") in text
     # no body is said to have approved entry: each Partner's approval of entry is a marked blank to complete

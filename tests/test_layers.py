@@ -532,7 +532,7 @@ def test_the_southampton_house_wording_is_what_libreoffice_shows(tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
     flat = " ".join(text.split())
     # The house dispute ladder: officers first, then an expert for money, and its own defined term.
-    assert "must be decided by an independent accountant" in flat
+    assert "must be decided by an independent chartered accountant" in flat
     assert "“Financial Dispute” means a Dispute only about an amount of money" in flat
     # Headings as LibreOffice lays them out (the capitals are the heading style's, not the text's).
     headings = re.findall(r"^\s*(\d+)\.\s+([A-Z][A-Za-z ,]+?)\s*$", text, re.M)

@@ -218,8 +218,8 @@ def test_a_pending_decision_is_recited_as_proposed_with_blanks_and_a_known_one_a
     shutil.copytree(CASES / "invalid" / "decision-pending", pending, dirs_exist_ok=True)
     (pending / "expect.yaml").unlink()
     text = _text(pending)
-    assert ("It was proposed that the Governing Body of NHS Northbridge Clinical Commissioning Group decide at its "
-            "meeting on 22 March 2017 whether to approve the CCG’s entry into this Agreement. On [●: date of the "
+    assert ("It was proposed that the Governing Body of NHS Northbridge Clinical Commissioning Group decide on "
+            "22 March 2017 whether to approve the CCG’s entry into this Agreement. On [●: date of the "
             "decision] the Governing Body [●: decision taken].") in text
     assert "On 22 March 2017 the Governing Body" not in text
     known = _text(_case("decision-recorded", tmp_path))
@@ -230,8 +230,8 @@ def test_a_pending_decision_is_recited_as_proposed_with_blanks_and_a_known_one_a
 
 def test_haringey_recites_the_meetings_its_report_was_to_go_to_not_decisions_it_could_not_know():
     text = _text(ROOT / "agreements" / "haringey-2016")
-    assert "decide at its meeting on 13 September 2016 whether to approve the Council’s entry" in text
-    assert "decide at its meeting on 23 September 2016 whether to approve the CCG’s entry" in text
+    assert "decide on 13 September 2016 whether to approve the Council’s entry" in text
+    assert "decide on 23 September 2016 whether to approve the CCG’s entry" in text
     assert " approved the Council’s entry" not in text and " approved the CCG’s entry" not in text
 
 

@@ -276,6 +276,22 @@ def common_seal_only_for_councils(ctx: Context):
                       "use method: signatories with its authorised signatory")
 
 
+@rule
+def deed_signed_by_more_than_one(ctx: Context):
+    """A council's deed is sealed, or signed by two officers as its standing orders allow; one signature is doubtful."""
+    if ctx.data.get("executed_as", "deed") != "deed":
+        return
+    for i, party in enumerate(ctx.data["parties"]):
+        execution = party["execution"]
+        if (party["kind"] in COUNCIL_KINDS and execution["method"] == "signatories"
+                and len(execution.get("signatories", [])) < 2):
+            yield _at(ctx.framework, ("parties", i, "execution", "signatories"), "S75-DEED-SIGNATURE",
+                      f"{party['name']} executes this agreement as a deed by one officer's signature; a council executes a "
+                      "deed under its common seal, or by the officers its standing orders authorise to sign deeds",
+                      "use method: common_seal, add the second authorised officer, or set "
+                      "executed_as: under_hand if the Partners sign it as a simple contract", level=WARNING)
+
+
 SUCCEEDS_HINT = "keep the party's key and commencement date, name the ICB with kind: icb and record " \
                 "succeeds: {name: <the CCG's name>, kind: ccg, date: 2022-07-01}"
 
