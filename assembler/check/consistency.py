@@ -20,7 +20,7 @@ import yaml
 from assembler.check.requirements import pending_reason
 from assembler.check.rules import Context, _at, rule
 from assembler.diagnostics import WARNING
-from assembler.model import agreement_end, parse_date
+from assembler.model import Money, agreement_end, line_controller, parse_date, total
 from assembler.resources import data_file
 
 
@@ -407,3 +407,74 @@ def one_partner_order(ctx: Context):
                       f"{', '.join(wanted)}; money tables would put the partner columns in a different order in "
                       "this schedule", f"list partners: in the parties' order: {', '.join(wanted)}",
                       level=WARNING, key=True)
+
+
+# --- payments: the same money as the contributions ----------------------------------
+
+
+def payment_by_year(payment: dict, years) -> dict[str, Money]:
+    """A payment's amount in each year: one flat sum for every year, or a sum given for each year."""
+    amount = payment["amount"]
+    if isinstance(amount, dict):
+        return {str(year): Money.parse(value) for year, value in amount.items()}
+    return {year: Money.parse(amount) for year in years}
+
+
+def _contributed(lines, controllers, payer: str, payee: str) -> dict[str, Money]:
+    """Per year, what the payer puts into the lines the payee controls: the money a payment moves."""
+    years: dict[str, list[Money]] = {}
+    for line, controller in zip(lines, controllers):
+        for year, amounts in (line.get("contributions") or {}).items():
+            if isinstance(amounts, dict):
+                share = amounts.get(payer, 0) if controller == payee else 0
+                years.setdefault(str(year), []).append(Money.parse(share))
+    return {year: total(amounts) for year, amounts in years.items()}
+
+
+@rule
+def payments_match_contributions(ctx: Context):
+    """A payment moves the payer's contribution to the partner that spends it; other figures contradict the lines.
+
+    Risk and spending follow the controller of each line (model.line_controller),
+    so partner A pays partner B what A contributes to the lines B controls.
+    """
+    names = {p["key"]: p["short_name"] for p in ctx.data["parties"]}
+    for doc in _schemes(ctx):
+        lines = doc.data.get("lines", [])
+        payments = doc.data.get("payments", [])
+        controllers = [line_controller(line, doc.data) for line in lines]
+        if not lines or not payments or not set(controllers) <= set(doc.data["partners"]):
+            continue  # nothing to compare, or a controller still to say (None) or refused by rules
+        seen = set()
+        for i, payment in enumerate(payments):
+            payer, payee = payment["from"], payment["to"]
+            if (payer, payee) in seen or not {payer, payee} <= set(doc.data["partners"]):
+                continue  # counted with the pair's first payment, or refused by rules (S75-PAYMENT)
+            seen.add((payer, payee))
+            who = f"{names.get(payer, payer)} pays {names.get(payee, payee)}"
+            if set(controllers) == {payer}:
+                yield _at(doc, ("payments", i), "S75-PAYMENT-DIRECTION",
+                          f"{who}, but {names.get(payer, payer)} controls every line of the scheme and "
+                          f"{names.get(payee, payee)} none: the money would flow away from the partner that spends it",
+                          "swap from: and to: (the partner that does not spend pays the one that does), or set "
+                          "spent_by: on the lines the payee spends", level=WARNING, key=True)
+                continue
+            owed = _contributed(lines, controllers, payer, payee)
+            paid: dict[str, list[Money]] = {}
+            for other in payments:
+                if (other["from"], other["to"]) == (payer, payee):
+                    for year, amount in payment_by_year(other, owed).items():
+                        paid.setdefault(year, []).append(amount)
+            differ = [(year, total(paid.get(year, [])), owed.get(year, Money.parse(0)))
+                      for year in sorted(set(owed) | set(paid))]
+            differ = [(year, pay, due) for year, pay, due in differ
+                      if not pay.is_tbc and not due.is_tbc and pay != due]
+            if differ:
+                years = "; ".join(f"{year}: pays {pay}, contributes {due}" for year, pay, due in differ)
+                yield _at(doc, ("payments", i, "amount"), "S75-PAYMENT-CONTRIBUTION",
+                          f"{who}, but the payments differ from {names.get(payer, payer)}'s contributions to the "
+                          f"lines {names.get(payee, payee)} controls ({years}); the document would state two "
+                          "different figures for the same money",
+                          "make the payment each year equal the payer's contributions to the lines the payee "
+                          "controls (amount: by year if they change), or correct the lines' contributions or "
+                          "spent_by:", level=WARNING)
