@@ -316,6 +316,40 @@ def line_controller(line: Mapping, data: Mapping) -> str | None:
     return payers.pop() if len(payers) == 1 else None
 
 
+def payment_by_year(payment: dict, years) -> dict[str, Money]:
+    """A payment's amount in each year: one flat sum for every year, or a sum given for each year."""
+    amount = payment["amount"]
+    if isinstance(amount, dict):
+        return {str(year): Money.parse(value) for year, value in amount.items()}
+    return {year: Money.parse(amount) for year in years}
+
+
+def contributed(lines, controllers, payer: str, payee: str) -> dict[str, Money]:
+    """Per year, what the payer puts into the lines the payee controls: the money a payment moves."""
+    years: dict[str, list[Money]] = {}
+    for line, controller in zip(lines, controllers):
+        for year, amounts in (line.get("contributions") or {}).items():
+            if isinstance(amounts, dict):
+                share = amounts.get(payer, 0) if controller == payee else 0
+                years.setdefault(str(year), []).append(Money.parse(share))
+    return {year: total(amounts) for year, amounts in years.items()}
+
+
+def _payments(data: Mapping, controllers: list) -> tuple[Record, ...]:
+    """Each payment with its amount by year, and whether it is exactly the payer's contribution to the payee's lines."""
+    lines, years = data.get("lines", []), schedule_years(data)
+    out = []
+    for payment in data.get("payments", []):
+        by_year = payment_by_year(payment, years)
+        owed = contributed(lines, controllers, payment["from"], payment["to"])
+        alone = sum(1 for p in data["payments"] if (p["from"], p["to"]) == (payment["from"], payment["to"])) == 1
+        same = alone and bool(lines) and None not in controllers and set(owed) == set(by_year) and \
+            all(not by_year[y].is_tbc and by_year[y] == owed[y] for y in by_year)
+        out.append({**payment, "by_year": tuple(Record({"year": y, "amount": a}) for y, a in sorted(by_year.items())),
+                    "flat": not isinstance(payment["amount"], Mapping), "is_contribution": same})
+    return tuple(out)
+
+
 def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[str, Record]) -> Record:
     partners = [p for p in data["partners"]]
     partner_parties = tuple(parties[p] for p in partners if p in parties)
@@ -334,6 +368,8 @@ def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[s
         "money": money_table(data, partners),
     }
     computed["grand_total"] = total(t.total for t in computed["money"])
+    if "payments" in data:
+        computed["payments"] = _payments(data, [line_controller(l, data) for l in data.get("lines", [])])
     if management.get("host_partner") in parties:
         computed["host"] = parties[management["host_partner"]]
     if lead_data is not None:

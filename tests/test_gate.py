@@ -139,6 +139,22 @@ def test_signing_blanks_pass_and_open_blanks_do_not(base_copy):
     assert "'aims'" in found[0].message
 
 
+def test_a_blank_left_by_a_missing_field_is_refused_at_that_field(base_copy, capsys, monkeypatch, tmp_path):
+    """exit: without staff: validate warns at exit:, and the final gate refuses the blank there, naming the field."""
+    edit(base_copy / "schedules" / "lead.yaml", "exit:\n  staff: none\n", "exit:\n")
+    validation = assemble_source(DirectorySource(str(base_copy))).validation
+    assert [(d.code, d.location.line) for d in validation.warnings] == [("S75-BLANK-FIELD", 50)]
+    assert "'exit.staff'" in validation.warnings[0].message
+    _final(base_copy)
+    _, out, _ = s75(capsys, monkeypatch, "build", "--final", str(base_copy), "-o", str(tmp_path / "x.docx"))
+    errors = [line for line in out.splitlines() if " error [" in line]
+    assert len(errors) == 1, out
+    assert errors[0].startswith(str(base_copy / "schedules" / "lead.yaml") + ":50:") or \
+        "schedules/lead.yaml:50:" in errors[0], out
+    assert "[S75-BLANK]" in errors[0] and "'exit.staff' is not given" in errors[0], out
+    assert "hint: add exit: staff:" in errors[0], out
+
+
 def test_an_empty_target_is_refused_by_the_validator_and_by_the_table_row(base_copy):
     """The two guards agree: S75-TARGET warns on the YAML, S75-EMPTY-CELL refuses the drafted cell."""
     edit(base_copy / "schedules" / "pool.yaml", "    target: 85% or more each quarter\n", "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from assembler.check.blanks import blank_fields, missing_fields
 from assembler.check.validate import Validation
 from assembler.diagnostics import ERROR, WARNING, Diagnostic, Location, sorted_diagnostics
 from assembler.engine import tree
@@ -50,7 +51,8 @@ def _pending(validation: Validation, _document) -> list[Diagnostic]:
             for d in validation.warnings if d.code == "S75-DECISION-PENDING"]
 
 
-OWN_ROWS = {"S75-TBC", "S75-DECISION-PENDING"}  # warnings a row of their own turns into errors
+OWN_ROWS = {"S75-TBC", "S75-DECISION-PENDING",  # warnings a row of their own turns into errors
+            "S75-BLANK-FIELD"}  # reported by the open-blank row, at the field that leaves the blank
 
 
 def _warnings(validation: Validation, _document) -> list[Diagnostic]:
@@ -65,9 +67,19 @@ def _in_document(validation: Validation, code: str, message: str, hint: str, fou
 
 
 def _open_blanks(validation: Validation, document: tree.Document) -> list[Diagnostic]:
-    return _in_document(validation, "S75-BLANK", "a final document cannot contain the blank '{}'",
-                        "complete it in the YAML (or the clause) before the final build",
-                        sorted(set(open_blanks(document))))
+    """Each blank once; one an absent optional field leaves (data/blanks.yaml) at that field, the rest at the agreement."""
+    rows = {label: row for row in blank_fields() for label in row.blanks}
+    framework = _framework_data(validation)
+    missing = [(where, row) for doc in validation.files.schedules for where, row in missing_fields(framework, doc)]
+    findings, unplaced = [], []
+    for label in sorted(set(open_blanks(document))):
+        places = [where for where, row in missing if row is rows.get(label)]
+        if not places:
+            unplaced.append(label)
+        findings += [Diagnostic(where, ERROR, "S75-BLANK", f"a final document cannot contain the blank '{label}': "
+                                f"'{rows[label].field}' is not given", rows[label].hint) for where in places]
+    return findings + _in_document(validation, "S75-BLANK", "a final document cannot contain the blank '{}'",
+                                   "complete it in the YAML (or the clause) before the final build", unplaced)
 
 
 def open_blanks(document: tree.Document) -> list[str]:

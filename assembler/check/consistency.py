@@ -20,7 +20,7 @@ import yaml
 from assembler.check.requirements import pending_reason
 from assembler.check.rules import Context, _at, rule
 from assembler.diagnostics import WARNING
-from assembler.model import Money, agreement_end, line_controller, parse_date, total
+from assembler.model import Money, agreement_end, contributed, line_controller, parse_date, payment_by_year, total
 from assembler.resources import data_file
 
 
@@ -412,25 +412,6 @@ def one_partner_order(ctx: Context):
 # --- payments: the same money as the contributions ----------------------------------
 
 
-def payment_by_year(payment: dict, years) -> dict[str, Money]:
-    """A payment's amount in each year: one flat sum for every year, or a sum given for each year."""
-    amount = payment["amount"]
-    if isinstance(amount, dict):
-        return {str(year): Money.parse(value) for year, value in amount.items()}
-    return {year: Money.parse(amount) for year in years}
-
-
-def _contributed(lines, controllers, payer: str, payee: str) -> dict[str, Money]:
-    """Per year, what the payer puts into the lines the payee controls: the money a payment moves."""
-    years: dict[str, list[Money]] = {}
-    for line, controller in zip(lines, controllers):
-        for year, amounts in (line.get("contributions") or {}).items():
-            if isinstance(amounts, dict):
-                share = amounts.get(payer, 0) if controller == payee else 0
-                years.setdefault(str(year), []).append(Money.parse(share))
-    return {year: total(amounts) for year, amounts in years.items()}
-
-
 @rule
 def payments_match_contributions(ctx: Context):
     """A payment moves the payer's contribution to the partner that spends it; other figures contradict the lines.
@@ -459,7 +440,7 @@ def payments_match_contributions(ctx: Context):
                           "swap from: and to: (the partner that does not spend pays the one that does), or set "
                           "spent_by: on the lines the payee spends", level=WARNING, key=True)
                 continue
-            owed = _contributed(lines, controllers, payer, payee)
+            owed = contributed(lines, controllers, payer, payee)
             paid: dict[str, list[Money]] = {}
             for other in payments:
                 if (other["from"], other["to"]) == (payer, payee):

@@ -14,7 +14,7 @@ from assembler.model import Record, build_agreement, with_defaults
 from assembler.check.requirements import requirement_findings
 from assembler.check.rules import Context, run_rules
 from assembler.check.schema import _resolve, load_schema, shape
-from assembler.check import consistency  # noqa: F401  (its rules join the registry on import)
+from assembler.check import blanks, consistency  # noqa: F401  (their rules join the registry on import)
 from assembler.check.prose import prose_findings
 
 
