@@ -223,6 +223,8 @@ COMPUTED = {
     "money year": ("year", "rows", "partner_totals", "revenue_total", "capital_total", "total"),
     "money row": ("name", "type", "amounts", "total"),
     "Money": ("amount", "is_tbc"),
+    "payment": ("by_year", "flat", "is_contribution"),
+    "payment year": ("year", "amount"),
 }
 
 
