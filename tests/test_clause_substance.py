@@ -243,3 +243,48 @@ def test_framework_caps_are_stated_in_money_for_every_party(base_copy):
     assert ("in total towards the Overspends on the Schemes to which this clause applies, than the following cap: "
             "(a) the Council: £250,000; (b) the CCG: £500,000; and (c) the Trust: £0.") in text
     assert "Each Partner bears any Overspend on the lines of a Scheme whose spending it controls" in text
+
+
+HARINGEY = Path(__file__).resolve().parent.parent / "agreements" / "haringey-2016"
+LD = "schedules/learning-disabilities.yaml"
+NO_DELEGATION = "No Partner spends another Partner’s Contribution or exercises another Partner’s Functions"
+
+
+@pytest.fixture
+def haringey(tmp_path) -> Path:
+    """A copy of the Haringey 2016 example, whose schemes are lead-commissioned and aligned before they are pooled."""
+    root = tmp_path / "haringey"
+    shutil.copytree(HARINGEY, root)
+    return root
+
+
+def test_lead_commissioning_runs_during_an_aligned_phase_and_the_lead_is_put_in_funds(haringey):
+    text = text_of(haringey, "learning-disabilities")
+    assert NO_DELEGATION not in text
+    assert "Aligning the budgets does not itself delegate any Partner’s Functions" in text
+    assert ("the lead commissioning arrangements in paragraph 8, which delegate commissioning Functions under section "
+            "75(2)(b) or (c) of the NHS Act, apply during an Aligned Budget Phase") in text
+    assert ("each Partner on whose behalf the Lead Commissioner commissions Services must pay the Lead Commissioner "
+            "for them, or reimburse it, from that Partner’s own aligned budget. It must pay monthly in arrears") in text
+    assert "the Lead Commissioner is not required to meet them from its own Contribution" in text
+    whole = text_of(haringey)
+    assert "including by paying a Lead Commissioner that exercises those Functions on its behalf" in whole
+    assert "the lead commissioning arrangements in it, which delegate commissioning Functions" in whole
+
+
+def test_an_aligned_lead_scheme_with_payment_terms_is_funded_on_those_terms(haringey):
+    set_block(haringey / LD, "payments", "payments:\n  - from: ccg\n    to: council\n    amount: 120000\n"
+              "    frequency: quarterly\n    timing: in_arrears\n    invoiced: true\n    days: 30\n")
+    text = text_of(haringey, "learning-disabilities")
+    assert re.search(r"from that Partner’s own aligned budget, as paragraph \d+\.\d+ provides", text)
+    assert "It must pay monthly in arrears" not in text
+
+
+def test_an_aligned_phase_with_no_lead_commissioner_delegates_nothing(haringey):
+    edit(haringey / LD, "  - lead_commissioning\n", "")
+    set_block(haringey / LD, "lead_commissioning", "")
+    edit(haringey / LD, "    - by: lead_commissioner\n", "    - by: council\n")
+    text = text_of(haringey, "learning-disabilities")
+    assert NO_DELEGATION in text
+    assert "exercises another Partner’s Functions because their budgets are aligned" in text
+    assert "put in funds" not in text and "Lead Commissioner" not in text
