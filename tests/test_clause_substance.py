@@ -288,3 +288,34 @@ def test_an_aligned_phase_with_no_lead_commissioner_delegates_nothing(haringey):
     assert NO_DELEGATION in text
     assert "exercises another Partner’s Functions because their budgets are aligned" in text
     assert "put in funds" not in text and "Lead Commissioner" not in text
+
+
+PORTSMOUTH_BCF = Path(__file__).resolve().parent.parent / "agreements" / "portsmouth-bcf-2017"
+
+
+def test_a_group_shared_with_another_agreement_is_not_established_anew(tmp_path):
+    """Seed 002: one management group serves two separate agreements; neither agreement may remake or rewrite it alone."""
+    root = tmp_path / "bcf"
+    shutil.copytree(PORTSMOUTH_BCF, root)
+    text = text_of(root)
+    group = "Better Care and Integrated Commissioning Service Partnership Management Group"
+    assert "The Partners establish the following Governance Bodies" not in text
+    assert (f"The {group} is a single joint group of the Partners that also acts under the Integrated Commissioning "
+            "Service Partnership Agreement made between them on [●: date of that agreement]. This Agreement does not "
+            "establish it anew.") in text
+    assert re.search(rf"The terms of reference of the {group} may be changed only by a variation of both this "
+                     r"Agreement and the other agreement under which it acts, in the same terms .{0,80}A change made "
+                     "under one of those agreements alone has no effect", text)
+    assert re.search(r"is dealt with once, under the dispute resolution procedure of whichever of the two agreements "
+                     r"the matter mainly concerns: under clause \d+ if it mainly concerns this Agreement", text)
+    assert re.search(r"to be resolved under clause \d+ or, if it concerns both this Agreement and the other agreement "
+                     rf"under which the {group} acts, as clause \d+\.\d+ provides", text)
+    # without shared_with the same group is established by this agreement alone, as before
+    set_block_in = (root / "agreement.yaml")
+    lines = set_block_in.read_text(encoding="utf-8")
+    cut = re.sub(r"(?m)^      shared_with:\n(?:        .*\n)+", "", lines)
+    assert cut != lines
+    set_block_in.write_text(cut, encoding="utf-8")
+    text = text_of(root)
+    assert "The Partners establish the following Governance Bodies" in text
+    assert "anew" not in text and "dealt with once" not in text

@@ -192,7 +192,12 @@ def test_portsmouth_2017_is_two_agreements_under_one_group():
     schedules = {name: sorted(p.name for p in (_example(name) / "schedules").glob("*.yaml")) for name in PORTSMOUTH_2017}
     assert schedules == {"portsmouth-bcf-2017": ["bcf.yaml"], "portsmouth-ics-2017": ["ics.yaml", "s256.yaml"]}
     data = {name: yaml.safe_load((_example(name) / "agreement.yaml").read_text(encoding="utf-8")) for name in PORTSMOUTH_2017}
+    shared = {name: [body.pop("shared_with") for body in data[name]["governance"]["bodies"]] for name in PORTSMOUTH_2017}
     assert data["portsmouth-bcf-2017"]["governance"] == data["portsmouth-ics-2017"]["governance"]
+    # each agreement's group names the other agreement as the one it also acts under
+    titles = {name: data[name]["title"] for name in PORTSMOUTH_2017}
+    assert [s["title"] for s in shared["portsmouth-bcf-2017"]] == [titles["portsmouth-ics-2017"]]
+    assert [s["title"] for s in shared["portsmouth-ics-2017"]] == [titles["portsmouth-bcf-2017"]]
     assert [b["key"] for b in data["portsmouth-bcf-2017"]["governance"]["bodies"]] == ["pmg"]
 
 
