@@ -48,6 +48,16 @@ def test_json_output_is_machine_readable(base_copy):
     assert data[0]["code"] == "S75-ENUM" and data[0]["location"]["line"] == 4
 
 
+def test_warnings_alone_exit_zero_and_one_with_strict(base_copy):
+    """As the README says: a draft may carry warnings (exit 0); --strict fails on them as a final build would."""
+    edit(base_copy / "schedules" / "pool.yaml", "goods_and_services: None", "goods_and_services: The Reablement Hub.")
+    result = run("validate", str(base_copy))
+    assert "[S75-TERM-UNDEFINED]" in result.stdout and "0 errors" in result.stderr, result.stdout + result.stderr
+    assert result.returncode == 0
+    assert run("validate", "--strict", str(base_copy)).returncode == 1
+    assert run("validate", "--strict", str(BASE)).returncode == 0
+
+
 def test_usage_error_exits_two():
     assert run("validate").returncode == 2
     assert run("build", str(BASE), "-o", "out.pdf").returncode == 2

@@ -75,6 +75,8 @@ def _law_names() -> tuple[str, ...]:
 def agreement_terms(framework: YamlFile, schedules: Iterable[YamlFile], defined: Iterable[str]) -> Terms:
     defined = frozenset(defined)
     names = set(defined) | {t + "s" for t in defined} | set(_law_names()) | set(wording()["proper_nouns"])
+    declared = framework.data.get("names") if isinstance(framework.data, dict) else None
+    names |= {name for name in declared or () if isinstance(name, str)}  # agreement.yaml names:
     for doc in (framework, *schedules):
         for path, text in strings(doc.data):
             if field(path) in ("name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",

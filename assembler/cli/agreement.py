@@ -21,13 +21,15 @@ from assembler.source.git import source_for
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
-def validate(paths: tuple[str, ...], fmt: str) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (a final build refuses them).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check agreements against the schemas and the statute.
 
     PATHS are agreement directories (or their agreement.yaml). Every finding of
-    every file is reported in one run.
+    every file is reported in one run. Exit 1 if any is an error (with
+    --strict, any finding at all), 0 otherwise, 2 on a usage error.
     """
-    report_validation(list(paths), fmt)
+    report_validation(list(paths), fmt, strict=strict)
 
 
 @click.command()

@@ -31,8 +31,9 @@ def fail(error: S75Error, fmt: str = "text") -> None:
     sys.exit(2 if isinstance(error, UsageError) else 1)
 
 
-def report_validation(paths: list, fmt: str, earlier: list[Diagnostic] | None = None) -> None:
-    """Validate each agreement, print every finding and a summary, and exit 0 or 1."""
+def report_validation(paths: list, fmt: str, earlier: list[Diagnostic] | None = None, strict: bool = False) -> None:
+    """Validate each agreement, print every finding and a summary, and exit 1 on an error (on any finding if
+    ``strict``): warnings are allowed in a draft, so alone they exit 0 unless asked."""
 
     everything: list[Diagnostic] = list(earlier or [])
     for path in paths:
@@ -40,4 +41,4 @@ def report_validation(paths: list, fmt: str, earlier: list[Diagnostic] | None = 
     emit(everything, fmt)
     if fmt == "text":
         click.echo(summary(everything, len(paths)), err=True)
-    sys.exit(1 if any(d.level == ERROR for d in everything) else 0)
+    sys.exit(1 if any(strict or d.level == ERROR for d in everything) else 0)

@@ -11,6 +11,7 @@ keeps them in step).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -289,6 +290,17 @@ def _lower_first(text) -> str:
     return text[:1].lower() + text[1:]
 
 
+def _post(text, article: str = "the"):
+    """A post as typed, with or without "the": "the Council's Chief Executive" and "Council's Chief Executive"
+    both print "the Council's Chief Executive" (or "its ...", or bare with ''). A list gives a list."""
+    if isinstance(text, (list, tuple)):
+        return [_post(t, article) for t in text]
+    if not isinstance(text, str):
+        raise ClauseValueError(f"|post needs a post such as 'Director of Finance', not {text!r}")
+    bare = re.sub(r"^(the|The)\s+", "", text.strip())
+    return f"{article} {bare}" if article else bare
+
+
 def _sentence(text) -> str:
     """A YAML value used as a whole sentence: ends with a full stop, whatever was typed."""
     text = str(text).rstrip()
@@ -335,6 +347,8 @@ FILTERS: tuple[Filter, ...] = (
     Filter("party_name", "a party key -> its legal name",
            lambda parties, key: _party_field(parties, key, "name"), reads_parties=True),
     Filter("lower_first", "\"The Council\" -> \"the Council\" (\"NHS England\" stays)", _lower_first),
+    Filter("post", "a post, typed with or without \"the\" -> \"the Director of Finance\"; `post('its')`, "
+           "`post('')` for another article or none; a list gives a list", _post),
     Filter("sentence", "ends the value with a full stop if it has none", _sentence),
 )
 
