@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 import yaml
@@ -345,64 +346,54 @@ def party_name_matches_kind(ctx: Context):
                           f"correct the name or write kind: {said}")
 
 
-@rule
-def succession_is_possible(ctx: Context):
-    """A successor takes over during the term, from a body on the same side, on the day the law made the change."""
+SUCCESSION_HINTS = {
+    "succeeds": {"term": "a successor takes over during the term; a body that was already in place at commencement "
+                         "is simply named as the party",
+                 "side": "correct the kind of the party or of the body it succeeds",
+                 "ccg": f"write kind: icb for the party and date: {CCG_ABOLISHED.isoformat()}"},
+    "succeeded_by": {"term": "record only a succession that falls in the term; one before commencement means the "
+                             "successor is the party",
+                     "side": "correct the kind of the successor",
+                     "ccg": f"write kind: icb and date: {CCG_ABOLISHED.isoformat()}"},
+}
+
+
+def _succession_findings(ctx: Context, i: int, field: str, code: str, old: Mapping, new: Mapping):
+    """A succession (recorded on parties[i][field]) falls in the term, stays on one side, and a CCG's goes to an ICB."""
     start = parse_date(ctx.data["commencement"])
     end = agreement_end(ctx.data)
     if "extension" in ctx.data["term"]:
         end = add_years(end, ctx.data["term"]["extension"]["years"])
+    day = parse_date(ctx.data["parties"][i][field]["date"])
+    hints = SUCCESSION_HINTS[field]
+    if not (start < day <= end):
+        yield _at(ctx.framework, ("parties", i, field, "date"), code,
+                  f"{new['name']} succeeds {old['name']} on {day.isoformat()}, outside the agreement's term "
+                  f"({start.isoformat()} to {end.isoformat()})", hints["term"])
+    if (old["kind"] in NHS_KINDS) != (new["kind"] in NHS_KINDS):
+        yield _at(ctx.framework, ("parties", i, field, "kind"), code,
+                  f"{new['name']} ({new['kind']}) cannot succeed {old['name']} ({old['kind']}): "
+                  "an NHS body succeeds an NHS body and a local authority a local authority", hints["side"])
+    if old["kind"] == "ccg" and (new["kind"] != "icb" or day != CCG_ABOLISHED):
+        yield _at(ctx.framework, ("parties", i, field, "date"), code,
+                  f"a CCG's rights and liabilities passed to an integrated care board on {CCG_ABOLISHED.isoformat()}; "
+                  f"this records {new['kind']} on {day.isoformat()}", hints["ccg"])
+
+
+@rule
+def succession_is_possible(ctx: Context):
+    """A successor takes over during the term, from a body on the same side, on the day the law made the change."""
     for i, party in enumerate(ctx.data["parties"]):
-        succeeds = party.get("succeeds")
-        if not succeeds:
-            continue
-        day = parse_date(succeeds["date"])
-        if not (start < day <= end):
-            yield _at(ctx.framework, ("parties", i, "succeeds", "date"), "S75-SUCCEEDS",
-                      f"{party['name']} succeeds {succeeds['name']} on {day.isoformat()}, outside the agreement's term "
-                      f"({start.isoformat()} to {end.isoformat()})",
-                      "a successor takes over during the term; a body that was already in place at commencement is "
-                      "simply named as the party")
-        if (succeeds["kind"] in NHS_KINDS) != (party["kind"] in NHS_KINDS):
-            yield _at(ctx.framework, ("parties", i, "succeeds", "kind"), "S75-SUCCEEDS",
-                      f"{party['name']} ({party['kind']}) cannot succeed {succeeds['name']} ({succeeds['kind']}): "
-                      "an NHS body succeeds an NHS body and a local authority a local authority",
-                      "correct the kind of the party or of the body it succeeds")
-        if succeeds["kind"] == "ccg" and (party["kind"] != "icb" or day != CCG_ABOLISHED):
-            yield _at(ctx.framework, ("parties", i, "succeeds", "date"), "S75-SUCCEEDS",
-                      f"a CCG's rights and liabilities passed to an integrated care board on {CCG_ABOLISHED.isoformat()}; "
-                      f"this records {party['kind']} on {day.isoformat()}",
-                      f"write kind: icb for the party and date: {CCG_ABOLISHED.isoformat()}")
+        if party.get("succeeds"):
+            yield from _succession_findings(ctx, i, "succeeds", "S75-SUCCEEDS", party["succeeds"], party)
 
 
 @rule
 def expected_succession_is_possible(ctx: Context):
     """A successor recorded in advance takes over during the term, on the same side, on the day the law fixes."""
-    start = parse_date(ctx.data["commencement"])
-    end = agreement_end(ctx.data)
-    if "extension" in ctx.data["term"]:
-        end = add_years(end, ctx.data["term"]["extension"]["years"])
     for i, party in enumerate(ctx.data["parties"]):
-        successor = party.get("succeeded_by")
-        if not successor:
-            continue
-        day = parse_date(successor["date"])
-        if not (start < day <= end):
-            yield _at(ctx.framework, ("parties", i, "succeeded_by", "date"), "S75-SUCCEEDED-BY",
-                      f"{successor['name']} is to succeed {party['name']} on {day.isoformat()}, outside the agreement's "
-                      f"term ({start.isoformat()} to {end.isoformat()})",
-                      "record only a succession that falls in the term; one before commencement means the successor "
-                      "is the party")
-        if (successor["kind"] in NHS_KINDS) != (party["kind"] in NHS_KINDS):
-            yield _at(ctx.framework, ("parties", i, "succeeded_by", "kind"), "S75-SUCCEEDED-BY",
-                      f"{successor['name']} ({successor['kind']}) cannot succeed {party['name']} ({party['kind']}): "
-                      "an NHS body succeeds an NHS body and a local authority a local authority",
-                      "correct the kind of the successor")
-        if party["kind"] == "ccg" and (successor["kind"] != "icb" or day != CCG_ABOLISHED):
-            yield _at(ctx.framework, ("parties", i, "succeeded_by", "date"), "S75-SUCCEEDED-BY",
-                      f"a CCG's rights and liabilities passed to an integrated care board on {CCG_ABOLISHED.isoformat()}; "
-                      f"this records {successor['kind']} on {day.isoformat()}",
-                      f"write kind: icb and date: {CCG_ABOLISHED.isoformat()}")
+        if party.get("succeeded_by"):
+            yield from _succession_findings(ctx, i, "succeeded_by", "S75-SUCCEEDED-BY", party, party["succeeded_by"])
 
 
 @rule
