@@ -88,6 +88,10 @@ def test_portsmouth_names_its_expected_successor_and_the_date_but_no_act_not_yet
             "expected to pass to NHS Hampshire and Isle of Wight Integrated Care Board") in text
     assert "pass to NHS Hampshire and Isle of Wight Integrated Care Board (or, if the enactment names another" in text
     assert "is abolished during the Term" not in text
+    # signed late, the successor signs in the CCG's place and adopts what was done before the transfer
+    assert ("If this Agreement is signed on or after 1 July 2022, NHS Hampshire and Isle of Wight Integrated Care "
+            "Board signs it in place of NHS Portsmouth Clinical Commissioning Group, as its Successor. It is then a "
+            "party to this Agreement from the Commencement Date, and adopts and is bound by everything done") in text
     # undated, so the agreement speaks at its commencement, 1 April 2022: before Royal Assent on 28 April 2022
     assert "Health and Care Act 2022" not in text
 
