@@ -398,11 +398,16 @@ def _describe(value) -> str:
     return f"{value!r}"
 
 
+def _as_written(doc: YamlFile, path, value) -> str:
+    """A number as the user typed it (YAML would show 1250000.5 for '1250000.50')."""
+    raw = doc.source.raw(tuple(path))
+    return raw[0] if raw else repr(value)
+
+
 def _money_error(doc: YamlFile, path, value) -> Diagnostic:
     where = human_path(path)
     if isinstance(value, float):
-        raw = doc.source.raw(tuple(path))
-        shown = raw[0] if raw else repr(value)
+        shown = _as_written(doc, path, value)
         return _diag(doc, path, "S75-FLOAT-MONEY", f"{where}: {shown} is a decimal number, which is not exact",
                      f"write whole pounds (1250000) or put pence in quotes: '{shown}'")
     if (isinstance(value, int) and not isinstance(value, bool) and value < 0) or (
@@ -422,8 +427,7 @@ def _money_error(doc: YamlFile, path, value) -> Diagnostic:
 def _percentage_error(doc: YamlFile, path, value) -> Diagnostic:
     where = human_path(path)
     if isinstance(value, float):
-        raw = doc.source.raw(tuple(path))
-        shown = raw[0] if raw else repr(value)
+        shown = _as_written(doc, path, value)
         return _diag(doc, path, "S75-TYPE", f"{where}: {shown} is an unquoted decimal, which is not exact",
                      f"write a whole number (40) or put the decimal in quotes: '{shown}'")
     return _diag(doc, path, "S75-TYPE", f"{where}: {value!r} is not a percentage from 0 to 100",
