@@ -88,3 +88,32 @@ def test_libreoffice_numbers_the_paragraphs_after_a_deleted_item_as_before(tmp_p
     # the deleted item shows its old number only; nothing after it shows a "new[old]" pair
     assert numbered[0].startswith("[(b)]"), numbered[:3]
     assert not [line for line in numbered[1:] if re.match(r"^\S*\[", line)], numbered[:12]
+
+
+CHANGED_OLD = "Help people stay independent in their own homes."
+CHANGED_NEW = "Help people stay independent at home."
+
+
+def _changed_words(tmp_path: Path):
+    """OLD and NEW differ by words inside one numbered list item: nothing is added or removed whole."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(BASE, old)
+    shutil.copytree(BASE, new)
+    edit(new / "agreement.yaml", f"  - {CHANGED_OLD}\n", f"  - {CHANGED_NEW}\n")
+    return load_version(str(old)), load_version(str(new))
+
+
+def test_changed_words_leave_the_paragraph_its_mark_and_its_number(tmp_path):
+    """Word counts a paragraph with tracked words in it as before: only the words are tracked."""
+    before, after = _changed_words(tmp_path)
+    data = render_redline_bytes(before.document, after.document)
+    paragraphs = _paragraphs(data)
+    plain = {etree.tostring(p.find(f"{{{W}}}pPr")) for p in _paragraphs(render_docx_bytes(after.document))
+             if _text(p).startswith("Help people stay independent")}
+    (changed,) = [p for p in paragraphs if _text(p).startswith("Help people stay independent")]
+    assert _mark(changed) == ""                                  # its paragraph mark is not tracked
+    assert {etree.tostring(changed.find(f"{{{W}}}pPr"))} == plain  # nor its layout or numbering
+    deleted = "".join(t.text for t in changed.iter(f"{{{W}}}delText"))
+    inserted = "".join(t.text for ins in changed.iter(f"{{{W}}}ins") for t in ins.iter(f"{{{W}}}t"))
+    assert (deleted.strip(), inserted.strip()) == ("in their own homes", "at home")
+    assert [p for p in paragraphs if _mark(p)] == []             # no paragraph anywhere is tracked whole
