@@ -117,3 +117,22 @@ def test_changed_words_leave_the_paragraph_its_mark_and_its_number(tmp_path):
     inserted = "".join(t.text for ins in changed.iter(f"{{{W}}}ins") for t in ins.iter(f"{{{W}}}t"))
     assert (deleted.strip(), inserted.strip()) == ("in their own homes", "at home")
     assert [p for p in paragraphs if _mark(p)] == []             # no paragraph anywhere is tracked whole
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None and shutil.which("libreoffice") is None
+                    or shutil.which("pdftotext") is None, reason="LibreOffice or pdftotext is not installed")
+@pytest.mark.xfail(strict=True, reason=(
+    "LibreOffice (7.4 in Debian 12, and 25.2 from its backports, both tried) drops any numbered paragraph "
+    "holding a tracked deletion from its 'changes hidden' numbering, so it shows '[(a)]' and then "
+    "'(a)[(b)]'; Word numbers it as before. When this passes, LibreOffice is fixed: drop the note in the "
+    "README's reviewing section."))
+def test_libreoffice_numbers_a_paragraph_with_changed_words_as_word_does(tmp_path):
+    from assembler.word.pdf import convert_to_pdf
+
+    before, after = _changed_words(tmp_path)
+    (tmp_path / "redline.docx").write_bytes(render_redline_bytes(before.document, after.document))
+    (pdf,) = convert_to_pdf([tmp_path / "redline.docx"], tmp_path)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert not re.search(r"^\s*\S*\[\(?[0-9a-z.]+\)?\]", text, re.M), \
+        [line for line in text.splitlines() if "[" in line][:6]
