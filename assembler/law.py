@@ -30,6 +30,8 @@ class LawRow:
     until: dt.date | None  # exclusive: the first day it no longer applies
     successor: tuple[str, ...]
     article: str = ""  # "the" where the name takes it in a sentence
+    made: dt.date | None = None  # the day it was made or enacted: from then it may be named as law to come
+    start_fixed: dt.date | None = None  # the day its start date was fixed (may be later than made)
 
     @property
     def cite(self) -> str:
@@ -39,12 +41,17 @@ class LawRow:
     def in_force(self, day: dt.date) -> bool:
         return self.start <= day and (self.until is None or day < self.until)
 
+    def known(self, day: dt.date) -> bool:
+        """Made by ``day`` (so an agreement of that date may name it as law to come), though perhaps not yet in force."""
+        return self.made is not None and self.made <= day
+
 
 @lru_cache(maxsize=None)
 def _table() -> tuple[dict[str, LawRow], dict[str, tuple[str, ...]]]:
     raw = yaml.safe_load(data_file("law.yaml").read_text(encoding="utf-8"))
     rows = {r["key"]: LawRow(r["key"], r["kind"], r["name"], r.get("short") or r["name"], r["from"], r.get("until"),
-                             tuple(r.get("successor") or ()), r.get("article", "")) for r in raw["law"]}
+                             tuple(r.get("successor") or ()), r.get("article", ""), r.get("made"), r.get("start_fixed"))
+            for r in raw["law"]}
     topics = {name: tuple(keys) for name, keys in (raw.get("topics") or {}).items()}
     return rows, topics
 
@@ -71,6 +78,13 @@ def candidates(topic: str) -> tuple[LawRow, ...]:
 def in_force(topic: str, day: dt.date) -> LawRow | None:
     """The row answering ``topic`` on ``day``, or None if none did."""
     return next((row for row in candidates(topic) if row.in_force(day)), None)
+
+
+def coming(topic: str, day: dt.date, until: dt.date) -> tuple[LawRow, ...]:
+    """The rows of ``topic`` that start after ``day`` but by ``until`` (an agreement's term) and that had been made
+    by ``day``: law an agreement of that date knows is coming and must provide for. Law not yet made is left to the
+    words "as amended or replaced from time to time"."""
+    return tuple(row for row in candidates(topic) if day < row.start <= until and row.known(day))
 
 
 def as_date(value) -> dt.date:

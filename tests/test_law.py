@@ -68,7 +68,8 @@ def anachronisms(text: str, day: dt.date, typed: set[str]) -> list[str]:
             carriers.setdefault(name, []).append(row)
     found = []
     for name, rows in sorted(carriers.items()):
-        if _pattern(name).search(text) and not any(r.in_force(day) for r in rows):
+        # Law already made may be named as law to come (the GDPR in a 2017 agreement running past May 2018).
+        if _pattern(name).search(text) and not any(r.in_force(day) or r.known(day) for r in rows):
             found.append(f"{name!r} ({', '.join(r.key for r in rows)}) on {day}")
     return found
 
@@ -171,10 +172,61 @@ def test_law_picks_the_row_in_force_on_the_agreements_date(day, expected):
     definition = dict(clause.defines)["Data Protection Legislation"]
     slots = ValueSlots()
     env = make_environment(slots)
-    agreement = Record({"law_date": day.isoformat()})
+    agreement = Record({"law_date": day.isoformat(), "end": day.isoformat()})  # nothing to come
     rendered = env.from_string(definition).render(agreement=agreement)
     text = re.sub("\ue000(\\d+)\ue001", lambda m: slots.values[int(m.group(1))], rendered)
     assert expected in re.sub(r"\s+", " ", text)
+
+
+def _render(source: str, day: dt.date, end: dt.date) -> str:
+    slots = ValueSlots()
+    rendered = make_environment(slots).from_string(source).render(
+        agreement=Record({"law_date": day.isoformat(), "end": end.isoformat()}))
+    return re.sub(r"\s+", " ", re.sub("\ue000(\\d+)\ue001", lambda m: slots.values[int(m.group(1))], rendered))
+
+
+@pytest.mark.parametrize(("day", "end", "present", "absent"), [
+    # Made in 2017, running past 25 May 2018: the GDPR is named from that day, the DPA 2018 (not yet enacted) is not.
+    (dt.date(2017, 9, 1), dt.date(2019, 3, 31),
+     ["Data Protection Act 1998 and, from 25 May 2018, the General Data Protection Regulation (EU) 2016/679, "
+      "and any law that replaces or supplements any of them"], ["Data Protection Act 2018", "UK GDPR"]),
+    # Ending before the GDPR applies: nothing to come.
+    (dt.date(2017, 9, 1), dt.date(2018, 3, 31), ["the Data Protection Act 1998."], ["General Data Protection"]),
+    # Made before the GDPR was adopted: it cannot be named, only "as amended or replaced" covers it.
+    (dt.date(2016, 3, 1), dt.date(2019, 3, 31), ["the Data Protection Act 1998."], ["General Data Protection"]),
+    # Made after: the law of today.
+    (dt.date(2018, 6, 1), dt.date(2021, 3, 31),
+     ["the General Data Protection Regulation (EU) 2016/679 and the Data Protection Act 2018."], ["1998"]),
+])
+def test_data_protection_names_the_gdpr_from_when_it_applies(day, end, present, absent):
+    definition = dict(default_library().clauses["data-protection"].defines)["Data Protection Legislation"]
+    text = _render(definition, day, end)
+    assert all(p in text for p in present), text
+    assert not any(a in text for a in absent), text
+
+
+@pytest.mark.parametrize(("day", "end", "present", "absent"), [
+    # March 2024, to 2027: the Act had Royal Assent but no commencement day yet.
+    (dt.date(2024, 3, 28), dt.date(2027, 3, 31),
+     ["Public Contracts Regulations 2015 (SI 2015/102) or, for a procurement begun once the Procurement Act 2023 "
+      "is in force, that Act"], ["24 February 2025"]),
+    # October 2024: the day had been fixed.
+    (dt.date(2024, 10, 1), dt.date(2027, 3, 31),
+     ["or, for a procurement begun on or after 24 February 2025, the Procurement Act 2023"], []),
+    # A term ending before it: the PCR 2015 alone.
+    (dt.date(2024, 3, 28), dt.date(2025, 1, 31), ["Public Contracts Regulations 2015"], ["Procurement Act"]),
+    # Made after it: the Act alone.
+    (dt.date(2025, 4, 1), dt.date(2028, 3, 31), ["the Procurement Act 2023, as amended"], ["Public Contracts"]),
+    # December 2023, to 2026: the Provider Selection Regime from 1 January 2024.
+    (dt.date(2023, 12, 10), dt.date(2026, 3, 31),
+     ["(SI 2013/500) or, for services arranged on or after 1 January 2024, the Health Care Services (Provider "
+      "Selection Regime) Regulations 2023"], []),
+    (dt.date(2023, 11, 1), dt.date(2026, 3, 31), ["(SI 2013/500), as amended"], ["Provider Selection"]),
+])
+def test_procurement_names_the_law_that_starts_during_the_term(day, end, present, absent):
+    text = _render(default_library().clauses["procurement"].body, day, end)
+    assert all(p in text for p in present), text
+    assert not any(a in text for a in absent), text
 
 
 def test_law_refuses_a_topic_with_nothing_in_force():

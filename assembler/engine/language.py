@@ -372,6 +372,17 @@ def _in_force(context, topic: str) -> bool:
     return law.in_force(topic, _law_day(context)) is not None
 
 
+@pass_context
+def _coming(context, topic: str) -> list[dict]:
+    """Law of ``topic`` made by the agreement's date that starts during its term, oldest first: its name, its
+    name with "the", and the day it starts, or "" where that day had not yet been fixed."""
+    day = _law_day(context)
+    rows = law.coming(topic, day, law.as_date(context["agreement"].end))
+    return [{"name": r.name, "cite": r.cite, "short": r.short,
+             "start": r.start.isoformat() if r.start_fixed is not None and r.start_fixed <= day else ""}
+            for r in rows]
+
+
 @dataclass(frozen=True)
 class Function:
     name: str
@@ -385,6 +396,9 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("law", "`law('topic')`: the name of what answered the topic in data/law.yaml on the agreement's date "
              "(`form='short'` or `form='cite'` for the short name or the name with \"the\")", _law),
     Function("in_force", "`in_force('topic')`: whether anything answering the topic was in force then", _in_force),
+    Function("coming", "`coming('topic')`: the law of the topic already made on the agreement's date that starts "
+             "during its term, each with `name`, `cite` and `start` (\"\" where the day was not yet fixed)", _coming,
+             reads=("agreement.law_date", "agreement.end")),
 )
 FUNCTION_NAMES = {f.name: f for f in FUNCTIONS}
 

@@ -317,7 +317,7 @@ def check_clause(env: SandboxedEnvironment, clause: Clause, scopes: dict[str, se
             if isinstance(node.node, nodes.Name) and node.node.name not in FUNCTION_NAMES and node.node.name not in assigned:
                 problems.append(Diagnostic(line_of(node.lineno), ERROR, "S75-CLAUSE",
                                            f"clause '{clause.key}' calls the unknown function '{node.node.name}'",
-                                           _did_you_mean(node.node.name, FUNCTION_NAMES, "the functions are law and in_force")))
+                                           _did_you_mean(node.node.name, FUNCTION_NAMES, "the functions are law, in_force and coming")))
     return problems + _check_needs(env, clause, scopes)
 
 
