@@ -16,6 +16,7 @@ import pytest
 from assembler.build.gate import FINAL_CHECKS, empty_cells, gate_document, open_blanks, placeholders
 from assembler.build.pipeline import assemble_source
 from assembler.engine import tree
+from assembler.engine.text import render_text
 from assembler.source.folder import DirectorySource
 from tests.conftest import edit, s75
 
@@ -155,14 +156,16 @@ def test_a_blank_left_by_a_missing_field_is_refused_at_that_field(base_copy, cap
     assert "hint: add exit: staff:" in errors[0], out
 
 
-def test_an_empty_target_is_refused_by_the_validator_and_by_the_table_row(base_copy):
-    """The two guards agree: S75-TARGET warns on the YAML, S75-EMPTY-CELL refuses the drafted cell."""
-    edit(base_copy / "schedules" / "pool.yaml", "    target: 85% or more each quarter\n", "")
+@pytest.mark.parametrize("target", ["", "    target: ' '\n"], ids=["absent", "spaces"])
+def test_an_empty_target_is_a_marked_blank_the_validator_and_the_gate_refuse(base_copy, target):
+    """The reader sees "[●: target]", not an empty cell; S75-TARGET warns on the YAML, the gate refuses the blank."""
+    edit(base_copy / "schedules" / "pool.yaml", "    target: 85% or more each quarter\n", target)
     assembled = assemble_source(DirectorySource(str(base_copy)))
     assert [d.code for d in assembled.validation.warnings] == ["S75-TARGET"]
+    assert "[\u25cf: target]" in render_text(assembled.document)
     found = gate_document(assembled.validation, assembled.document)
-    assert [d.code for d in found] == ["S75-EMPTY-CELL"]
-    assert "the 'Target' of 'Older people still at home 91 days" in found[0].message
+    assert [d.code for d in found] == ["S75-PLACEHOLDER"]
+    assert "[\u25cf: target]" in found[0].message
 
 
 def test_empty_means_none_in_a_deputy_or_email_column(base_copy):

@@ -19,6 +19,7 @@ from jinja2 import pass_context
 
 from assembler import law
 from assembler.engine import tree
+from assembler.engine.text import BLANK_MARK
 from assembler.model import Money, Record, add_years, backdated, format_date, format_money, total
 
 BODY = "body"  # about the whole agreement: recitals, operative clauses, generated schedules
@@ -215,7 +216,9 @@ def partner_totals_table(schedule: Record, parties: dict) -> tree.Table:
 
 
 def _performance(context, _parties, _agreement) -> list:
-    rows = [[m.measure, m.get("target", "")] for m in context["schedule"].get("performance", ())]
+    # A measure without a target shows the marked blank a reader can see and a final build refuses.
+    rows = [[m.measure, str(m.get("target") or "").strip() or f"[{BLANK_MARK}: target]"]
+            for m in context["schedule"].get("performance", ())]
     return [tree.Table(["Measure", "Target"], rows)]
 
 
