@@ -300,22 +300,62 @@ def money_table(data: Mapping, partners: list[str]) -> tuple[Record, ...]:
     return tuple(tables)
 
 
-def line_controller(line: Mapping, data: Mapping) -> str | None:
-    """The partner that controls spending on a line: named, or the only one it can be; None if the schedule must say.
+JOINT = "joint"  # spent_by: the partners that fund a line commission it together and share its risk
 
-    Risk follows control, not funding: the partner that commissions or spends
-    a line is the one that can keep it within budget.
+
+def _payers(line: Mapping) -> set[str]:
+    """The partners that put money (or a sum still tbc) into a line in some year."""
+    return {p for amounts in line.get("contributions", {}).values() if isinstance(amounts, Mapping)
+            for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
+
+
+def _commissioned_by(line: Mapping, data: Mapping) -> str | None:
+    """Who commissions or provides a line for the others: the line's lead, the scheme's lead commissioner or provider."""
+    for key in (line.get("lead"), (data.get("lead_commissioning") or {}).get("lead"),
+                (data.get("integrated_provision") or {}).get("provider")):
+        if key not in (None, "tbc"):
+            return key
+    return None
+
+
+def line_spender(line: Mapping, data: Mapping) -> str | None:
+    """The partner that spends a line's money, so the one the others pay: named, the lead or provider, or the
+    only contributor; None if the schedule must say.
+
+    This is where money flows, not who bears an overspend (line_risk): a lead
+    commissioner spends the money the other partner pays it for the line.
     """
     if line.get("spent_by") == "tbc":  # the partners have still to say: never guessed from who pays
         return None
     named = [line.get("spent_by"), line.get("lead"), (data.get("lead_commissioning") or {}).get("lead"),
              (data.get("integrated_provision") or {}).get("provider")]
     for key in named:
-        if key not in (None, "joint", "tbc"):
+        if key not in (None, JOINT, "tbc"):
             return key
-    payers = {p for amounts in line.get("contributions", {}).values() if isinstance(amounts, Mapping)
-              for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
+    payers = _payers(line)
     return payers.pop() if len(payers) == 1 else None
+
+
+def line_risk(line: Mapping, data: Mapping) -> str | None:
+    """Who bears an overspend on a line where risk follows control: a partner's key, JOINT, or None if the
+    schedule must say.
+
+    A partner does not take on another's overspend merely because it commissions
+    or provides a line for the other from the other's money (seed 000 para 11.3;
+    review round 4, Westshire Sch 3): unless spent_by: names who bears it, a line
+    one partner funds is that partner's, and a line several partners fund that is
+    commissioned or provided for them all is JOINT, shared in proportion to their
+    contributions to it. Otherwise a jointly funded line is never shared by guess.
+    """
+    spent_by = line.get("spent_by")
+    if spent_by == "tbc":
+        return None
+    if spent_by is not None:
+        return spent_by
+    payers = _payers(line)
+    if len(payers) == 1:
+        return payers.pop()
+    return JOINT if payers and _commissioned_by(line, data) is not None else None
 
 
 def payment_by_year(payment: dict, years) -> dict[str, Money]:
@@ -366,12 +406,12 @@ def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[s
         "effective_risk_share": data.get("risk_share", framework["finance"]["risk_share"]),
         "effective_underspend": data.get("underspend", framework["finance"]["underspend"]),
         "capital_lines": tuple(l for l in data.get("lines", []) if l["type"] == "capital"),
-        "controllers": tuple(Record({"name": l["name"], "party": line_controller(l, data)}) for l in data.get("lines", [])),
+        "controllers": tuple(Record({"name": l["name"], "party": line_risk(l, data)}) for l in data.get("lines", [])),
         "money": money_table(data, partners),
     }
     computed["grand_total"] = total(t.total for t in computed["money"])
     if "payments" in data:
-        computed["payments"] = _payments(data, [line_controller(l, data) for l in data.get("lines", [])])
+        computed["payments"] = _payments(data, [line_spender(l, data) for l in data.get("lines", [])])
     if management.get("host_partner") in parties:
         computed["host"] = parties[management["host_partner"]]
     if lead_data is not None:

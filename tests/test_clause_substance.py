@@ -152,6 +152,47 @@ def test_a_jointly_funded_line_with_no_controller_is_left_for_the_schedule_to_sa
     assert "Community equipment: [●: Partner that controls spending on this line]" in text_of(base_copy, "pool")
 
 
+def test_a_joint_line_shares_its_overspend_and_underspend_by_contribution(base_copy):
+    """spent_by: joint (review round 5): the line's contributors share its overspend pro rata, stated in the schedule."""
+    edit(base_copy / POOL, "    type: revenue\n    spent_by: council\n", "    type: revenue\n    spent_by: joint\n")
+    text = text_of(base_copy, "pool")
+    assert "(a) Community equipment: jointly commissioned; (b) Minor adaptations: the Council." in text
+    assert ("Where the line is shown as jointly commissioned, the Partners that contribute to it bear the Overspend "
+            "in proportion to their Contributions to it for the Financial Year") in text
+    assert "An Underspend on a jointly commissioned line is treated as belonging to the Partners" in text
+    whole = text_of(base_copy)
+    assert ("Any Overspend on a line that the Scheme Specification shows as jointly commissioned is borne by the "
+            "Partners that contribute to that line in proportion to their Contributions to it") in whole
+
+
+def _own_overspend_lead(base_copy: Path) -> Path:
+    """The base's lead-commissioning scheme (the Council leads for the CCG) with risk following control."""
+    set_block(base_copy / "schedules/lead.yaml", "risk_share", "")
+    return base_copy
+
+
+def test_a_lead_commissioner_does_not_bear_the_overspend_of_the_partner_it_commissions_for(base_copy):
+    """Westshire Sch 3 (review round 5): the lead commissions from the other's money; risk stays with that money."""
+    lead = _own_overspend_lead(base_copy) / "schedules/lead.yaml"
+    edit(lead, "        ccg: 300000\n        council: 150000\n", "        ccg: 300000\n")
+    assert "(a) Carers' support contract: the CCG." in text_of(base_copy, "lead")
+    # the money still goes to the lead that spends it: the CCG's £300,000 payment matches its contribution
+    assert not [d for d in check_path(str(base_copy)) if d.code.startswith(("S75-PAYMENT", "S75-RISK"))]
+
+
+def test_a_line_both_fund_that_the_lead_commissions_for_both_is_joint(base_copy):
+    _own_overspend_lead(base_copy)
+    text = text_of(base_copy, "lead")
+    assert "(a) Carers' support contract: jointly commissioned." in text
+    assert "the Council" not in text.split("Carers' support contract:")[-1][:20]
+
+
+def test_the_lead_bears_a_line_only_where_the_schedule_says_so(base_copy):
+    lead = _own_overspend_lead(base_copy) / "schedules/lead.yaml"
+    edit(lead, "    type: revenue\n", "    type: revenue\n    spent_by: council\n")
+    assert "(a) Carers' support contract: the Council." in text_of(base_copy, "lead")
+
+
 def test_dfg_passed_on_in_a_two_tier_area_names_the_districts_as_grantees_not_parties(tmp_path):
     root = tmp_path / "agreement"
     shutil.copytree(CASES / "base", root)

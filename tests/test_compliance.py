@@ -128,9 +128,6 @@ def _row(rows, code: str):
 def test_a_tbc_contribution_makes_reg_7_3_b_incomplete(tmp_path, capsys, monkeypatch):
     target = _southampton_copy(tmp_path)
     bcf = target / "schedules" / "bcf.yaml"
-    # The lines' controllers the seed leaves tbc are settled first, so only the contribution is unsettled.
-    bcf.write_text(bcf.read_text(encoding="utf-8").replace("    spent_by: tbc\n", "    spent_by: council\n"),
-                   encoding="utf-8")
     assert _row(_report(target)[1], "S75-R7-3B").status == "ok"
     edit(bcf, "        ccg: 1240000\n", "        ccg: tbc\n")
     _, rows = _report(target)
@@ -171,15 +168,15 @@ def test_a_complete_agreement_is_ok_and_exits_zero(capsys, monkeypatch, tmp_path
     house = SOUTHAMPTON.parent / "southampton-house-clauses"  # its clause_library: ../southampton-house-clauses
     shutil.copytree(house, tmp_path / house.name)
     bcf = target / "schedules" / "bcf.yaml"
-    _, rows = _report(target)
-    assert [r.code for r in rows if r.failed] == ["S75-R7-3B"], "Southampton leaves only its lines' controllers tbc"
-    # Complete once the partners name who controls each jointly funded line (seed 004 does not say).
-    bcf.write_text(bcf.read_text(encoding="utf-8").replace("    spent_by: tbc\n", "    spent_by: council\n"),
-                   encoding="utf-8")
+    # Its jointly commissioned lines are spent_by: joint (seed 004 paras 11, 19, 24), so nothing is left to settle.
     _, rows = _report(target)
     assert all(r.status == "ok" for r in rows), [(r.code, r.incomplete) for r in rows if r.failed]
     code, out, _ = s75(capsys, monkeypatch, "compliance", str(target))
     assert code == 0 and "0 missing, 0 incomplete" in out
+    # A line whose controller is still tbc leaves the contributions (reg 7(3)(b)) incomplete.
+    edit(bcf, "    spent_by: joint\n", "    spent_by: tbc\n")
+    _, rows = _report(target)
+    assert [r.code for r in rows if r.failed] == ["S75-R7-3B"]
 
 
 def test_portsmouth_framework_contributions_all_tbc_are_not_reported_ok():

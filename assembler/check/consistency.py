@@ -20,7 +20,7 @@ import yaml
 from assembler.check.requirements import pending_reason
 from assembler.check.rules import Context, _at, rule
 from assembler.diagnostics import WARNING
-from assembler.model import Money, agreement_end, contributed, line_controller, parse_date, payment_by_year, total
+from assembler.model import Money, agreement_end, contributed, line_spender, parse_date, payment_by_year, total
 from assembler.resources import data_file
 
 
@@ -416,14 +416,14 @@ def one_partner_order(ctx: Context):
 def payments_match_contributions(ctx: Context):
     """A payment moves the payer's contribution to the partner that spends it; other figures contradict the lines.
 
-    Risk and spending follow the controller of each line (model.line_controller),
+    Money flows to the partner that spends each line (model.line_spender),
     so partner A pays partner B what A contributes to the lines B controls.
     """
     names = {p["key"]: p["short_name"] for p in ctx.data["parties"]}
     for doc in _schemes(ctx):
         lines = doc.data.get("lines", [])
         payments = doc.data.get("payments", [])
-        controllers = [line_controller(line, doc.data) for line in lines]
+        controllers = [line_spender(line, doc.data) for line in lines]
         if not lines or not payments or not set(controllers) <= set(doc.data["partners"]):
             continue  # nothing to compare, or a controller still to say (None) or refused by rules
         seen = set()

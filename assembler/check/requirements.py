@@ -15,7 +15,7 @@ import yaml
 
 from assembler.diagnostics import ERROR, Diagnostic, Location
 from assembler.source.yamlfile import YamlFile
-from assembler.model import line_controller
+from assembler.model import line_spender
 from assembler.resources import data_file
 
 
@@ -60,7 +60,7 @@ def money_moves(data: dict) -> bool:
             continue
         payers = {p for amounts in (line.get("contributions") or {}).values() if isinstance(amounts, Mapping)
                   for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
-        controller = line_controller(line, data)
+        controller = line_spender(line, data)
         if payers - {controller} and (controller is not None or len(payers) > 1):
             return True
     return False

@@ -22,8 +22,8 @@ from assembler.diagnostics import ERROR, WARNING, Diagnostic
 from assembler.source.yamlfile import YamlFile
 from assembler import law
 from assembler.model import (
-    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, law_date, line_controller,
-    made_date, parse_date, party_kinds,
+    COUNCIL_KINDS, NHS_KINDS, Money, add_years, agreement_end, backdated, financial_year_ok, law_date, line_risk,
+    JOINT, made_date, parse_date, party_kinds,
     total, year_bounds,
 )
 from assembler.resources import data_file
@@ -160,7 +160,7 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
         if role in data.get("data_protection", {}):
             yield ("data_protection", role), data["data_protection"][role]
     for n, line in enumerate(data.get("lines", [])):
-        if line.get("spent_by", "tbc") != "tbc":  # tbc: not yet agreed
+        if line.get("spent_by", "tbc") not in ("tbc", JOINT):  # tbc: not yet agreed; joint: every contributor
             yield ("lines", n, "spent_by"), line["spent_by"]
     if "assets_owner" in data.get("exit", {}):
         yield ("exit", "assets_owner"), data["exit"]["assets_owner"]
@@ -250,22 +250,45 @@ def processor_named_with_its_controller(ctx: Context):
 
 @rule
 def own_overspend_knows_who_controls_each_line(ctx: Context):
-    """Where risk follows control, a jointly funded line with no controlling partner would have no one to bear its
-    risk; it never falls back to a share in proportion to contributions."""
+    """Where risk follows control, a jointly funded line with no one named to bear its risk would have no one; it
+    is shared in proportion to contributions only where the schedule says it is joint (model.line_risk)."""
     for doc in ctx.schedules:
         share = doc.data.get("risk_share", ctx.data["finance"]["risk_share"])
         if not _follows_control(share):
             continue
         for n, line in enumerate(doc.data.get("lines", [])):
-            if line_controller(line, doc.data) is None:
+            if line_risk(line, doc.data) is None:
                 why = ("its spent_by: is still tbc" if line.get("spent_by") == "tbc" else
                        "it is funded by more than one partner and the schedule does not say which controls its spending")
                 yield _at(doc, ("lines", n, "name"), "S75-RISK-CONTROL",
                           f"the line '{line['name']}' has no controlling partner ({why}), so under {share['model']} "
                           "no one bears its overspend",
-                          "add spent_by: with the key of the partner that commissions or spends the line; or, if "
-                          "the partners share its risk, say how with the scheme's own risk_share: (proportional, "
-                          "agreed_percentages, capped or joint_risk_pool)", level=WARNING)
+                          "add spent_by: with the key of the partner that commissions or spends the line; or "
+                          "spent_by: joint if the partners that fund it commission it together (each then bears its "
+                          "overspend in proportion to its contribution to the line); or say how the scheme shares "
+                          "its risk with the scheme's own risk_share: (proportional, agreed_percentages, capped or "
+                          "joint_risk_pool)", level=WARNING)
+
+
+@rule
+def joint_line_has_more_than_one_contributor(ctx: Context):
+    """spent_by: joint shares a line's overspend between those who fund it; with one funder that shares nothing and
+    the document would call one partner's line joint."""
+    names = {p["key"]: p["short_name"] for p in ctx.data["parties"]}
+    for doc in ctx.schedules:
+        for n, line in enumerate(doc.data.get("lines", [])):
+            if line.get("spent_by") != JOINT:
+                continue
+            payers = sorted({p for amounts in line["contributions"].values() if isinstance(amounts, Mapping)
+                             for p, amount in amounts.items()
+                             if str(amount) not in ("0", "0.0", "0.00")})
+            if len(payers) < 2:
+                only = f"only {names.get(payers[0], payers[0])} contributes to it" if payers else "no partner contributes to it"
+                yield _at(doc, ("lines", n, "spent_by"), "S75-RISK-JOINT",
+                          f"the line '{line['name']}' is spent_by: joint, but {only}, so there is nothing to share "
+                          "in proportion to contributions",
+                          f"write spent_by: {payers[0] if payers else 'tbc'} (the partner that bears its overspend), or "
+                          "add the other partners' contributions to the line")
 
 
 @rule
