@@ -62,6 +62,20 @@ def test_build_is_byte_identical_twice(example, built, tmp_path):
     assert again.output.read_bytes() == built[example.name].output.read_bytes()
 
 
+def test_a_build_after_an_edit_in_the_same_process_reads_the_edit(base_copy, tmp_path):
+    """Loaded files and their shape are kept between builds by content, never by name: an edit is always seen."""
+    schedule = base_copy / "schedules" / "lead.yaml"
+    before = build(str(base_copy), tmp_path / "a.docx")
+    edit(schedule, "title: Carers' Support Services", "title: Young Carers' Support Services")
+    after = build(str(base_copy), tmp_path / "a.docx")
+    assert [s.title for s in after.document.sections if s.key == "lead"] == ["Young Carers' Support Services"]
+    assert [s.title for s in before.document.sections if s.key == "lead"] == ["Carers' Support Services"]
+    edit(schedule, "kind: scheme", "kind: 7")
+    with pytest.raises(ValidationFailed) as failed:
+        build(str(base_copy), tmp_path / "a.docx")
+    assert any(d.code == "S75-ENUM" and d.location.file.endswith("lead.yaml") for d in failed.value.diagnostics)
+
+
 @pytest.fixture(scope="module")
 def pdf_text(built, tmp_path_factory):
     _need_libreoffice()

@@ -461,3 +461,24 @@ def test_arbitrary_text_never_raises(text):
     loaded, diagnostics = load_yaml_bytes(text.encode("utf-8", "surrogatepass"), NAME)
     assert (loaded is None) == bool(diagnostics)
     assert len(diagnostics) == len(set(diagnostics))
+
+
+# --- files loaded again, unchanged, in one process ------------------------------------
+
+
+def test_the_same_bytes_are_loaded_once_and_changed_bytes_again():
+    """Repeated builds take an unchanged file's data from the last load; a changed file is read afresh."""
+    raw = b"key: bcf\ntitle: Better Care Fund\n"
+    first, again = load(raw), load(raw)
+    assert again.data is first.data and again.digest == first.digest != b""
+    changed = load(raw.replace(b"Better", b"Improved"))
+    assert changed.data["title"] == "Improved Care Fund" and changed.digest != first.digest
+    elsewhere, _ = load_yaml_bytes(raw, "agreements/y/schedules/bcf.yaml")
+    assert elsewhere.source.locate(("title",)) == Location("agreements/y/schedules/bcf.yaml", 2, 8)
+
+
+def test_the_findings_of_a_file_loaded_again_are_a_fresh_list():
+    raw = b"a: 1\na: 2\n"
+    _, findings = load_yaml_bytes(raw, NAME)
+    findings.clear()  # a caller adding to or emptying its list must not change the next load's
+    assert [d.code for d in load_yaml_bytes(raw, NAME)[1]] == ["S75-DUPKEY"]

@@ -20,7 +20,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from assembler.diagnostics import ERROR, Diagnostic
-from assembler.source.yamlfile import YamlFile, odd_number_words
+from assembler.source.yamlfile import Recent, YamlFile, odd_number_words
 from assembler.resources import schemas_dir
 
 SCHEMA_FILES = {
@@ -143,7 +143,7 @@ MAX_EXPLAINED = 500  # schema errors put into words per file; further ones are o
 
 def check_shape(doc: YamlFile, schema_name: str) -> list[Diagnostic]:
     """Every shape problem in one file, each located and explained."""
-    return shape(doc, schema_name).findings
+    return list(shape(doc, schema_name).findings)
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,21 @@ class Shape:
     stand_ins: tuple[tuple, ...] = ()
 
 
+_RECENT = Recent(256)  # shapes of recently loaded files (see Recent)
+
+
 def shape(doc: YamlFile, schema_name: str) -> Shape:
-    """The file's shape findings, one per mistake, and what the rules may read (see Shape)."""
+    """The file's shape findings, one per mistake, and what the rules may read (see Shape).
+
+    A file loaded from the same bytes as a recent one (same digest, name and
+    path) has the same shape: it is checked once.
+    """
+    if not doc.digest:
+        return _shape(doc, schema_name)
+    return _RECENT.get((doc.digest, doc.display, doc.path, schema_name), lambda: _shape(doc, schema_name))
+
+
+def _shape(doc: YamlFile, schema_name: str) -> Shape:
     errors = list(_validator(schema_name).iter_errors(doc.data))
     odd = doc.source.odd_numbers
     formats = {tuple(e.absolute_path) for e in errors if e.validator == "format"}

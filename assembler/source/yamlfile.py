@@ -16,8 +16,10 @@ so a "billion laughs" document costs nothing.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
@@ -95,12 +97,45 @@ class SourceMap:
 
 @dataclass(frozen=True)
 class YamlFile:
-    """One successfully loaded file: its data and where each value came from."""
+    """One successfully loaded file: its data and where each value came from.
+
+    ``digest`` is the sha256 of the bytes it was loaded from: two files with
+    the same digest and display name hold the same data and source map, which
+    is what lets later stages keep their work on a file between builds.
+    The data is shared by every load of the same bytes, so nothing may change it.
+    """
 
     path: Path
     display: str
     data: object
     source: SourceMap
+    digest: bytes = b""
+
+
+class Recent:
+    """The last ``size`` results of some work on file contents, keyed by what the work depends on.
+
+    Builds in one process (diff, redline and variation build two versions;
+    watch and editor use build again after each edit; benchmarks) mostly
+    read files that have not changed since the last build: their results
+    are taken from here instead of being worked out again.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+
+    def get(self, key, make):
+        """The result for ``key``, made by ``make()`` unless it is among the recent ones."""
+        try:
+            self.items.move_to_end(key)
+            return self.items[key]
+        except KeyError:
+            pass
+        value = self.items[key] = make()
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return value
 
 
 # --- diagnostics collection ----------------------------------------------
@@ -817,13 +852,29 @@ def _tab_problem(text: str, lines: _Lines, offset: int, report: _Report) -> None
 # --- loading one file -----------------------------------------------------
 
 
+MAX_RECENT_FILES = 256  # loaded files kept for the next build (their data is in memory during a build anyway)
+_RECENT = Recent(MAX_RECENT_FILES)
+
+
 def load_yaml_bytes(raw: bytes, display: str) -> tuple[YamlFile | None, list[Diagnostic]]:
     """Load one agreement file's bytes; never raises for bad content.
 
     Returns the file only when there is no error: data from a file with
     duplicate keys or damaged text cannot be trusted, so later stages never
     see it. The diagnostics name every problem found, in file order.
+    The same bytes under the same name are loaded once (see ``Recent``).
     """
+    digest = hashlib.sha256(raw).digest()
+    loaded, diagnostics = _RECENT.get((digest, display), lambda: _load(raw, display, digest))
+    return loaded, list(diagnostics)
+
+
+def _load(raw: bytes, display: str, digest: bytes) -> tuple[YamlFile | None, tuple[Diagnostic, ...]]:
+    loaded, diagnostics = _load_uncached(raw, display)
+    return (replace(loaded, digest=digest) if loaded is not None else None), tuple(diagnostics)
+
+
+def _load_uncached(raw: bytes, display: str) -> tuple[YamlFile | None, list[Diagnostic]]:
     report = _Report(display)
     if len(raw) > MAX_BYTES:
         _size_problem(report, len(raw))
