@@ -24,6 +24,9 @@ from assembler.engine import tree
 from assembler.word import writer
 from assembler.diagnostics import BuildError
 from assembler.word.templates import make_reference
+from assembler.build.pipeline import assemble_source
+from assembler.source.folder import DirectorySource
+from conftest import EXAMPLES
 
 T, R, B, P = tree.Text, tree.Ref, tree.Blank, tree.Para
 LONG_WORD = "x" * 300
@@ -370,6 +373,30 @@ def test_two_builds_are_byte_identical(tmp_path):
     writer.write_docx(synthetic(), b)
     assert a.read_bytes() == b.read_bytes()
     assert writer.render_docx_bytes(synthetic("final")) == writer.render_docx_bytes(synthetic("final"))
+
+
+def _odd_text_document() -> tree.Document:
+    """The synthetic agreement plus text lxml escapes or writes in its own way: breaks, a carriage
+    return, markup characters, empty runs, empty cells."""
+    document = synthetic()
+    document.sections[1].blocks.append(P([T("tab\there, line\nbreak, return\rhere, & < > \" ' ]]> &amp;"),
+                                          T("", bold=True), T("")], level=0))
+    document.sections[1].blocks.append(P([T("")], level=1, heading="", number="9"))
+    document.sections[2].blocks.append(tree.Table(["", "Empty"], [["", ""], ["\t", "\r\n"]]))
+    return document
+
+
+@pytest.mark.parametrize("name", ["odd text", *(p.name for p in EXAMPLES)])
+def test_document_xml_is_well_formed_and_exactly_what_lxml_writes(name):
+    """The body goes into document.xml as the text the writer made, never parsed and written out again:
+    so that text must parse, and parsing and writing it must give back the same bytes."""
+    if name == "odd text":
+        document = _odd_text_document()
+    else:
+        document = assemble_source(DirectorySource(str(next(p for p in EXAMPLES if p.name == name)))).document
+    with zipfile.ZipFile(io.BytesIO(writer.render_docx_bytes(document))) as z:
+        xml = z.read("word/document.xml")
+    assert etree.tostring(etree.fromstring(xml), encoding="UTF-8", standalone=True) == xml
 
 
 def test_zipping_parts_directly_matches_python_docx_save(monkeypatch):

@@ -57,10 +57,9 @@ def child(parent: etree._Element, tag: str, /, **attrs: str) -> etree._Element:
 
 # --- XML text ---------------------------------------------------------------
 #
-# Long runs of body paragraphs are written as XML text and parsed once:
-# lxml then makes the elements in C, instead of one Python call per element.
-
-_FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, huge_tree=True)
+# Long runs of body paragraphs are written as XML text, in the form lxml
+# itself writes (so document.xml is byte for byte what a whole-document
+# serialisation would give), and spliced into document.xml as text.
 
 
 def xml_text(text: str) -> str:
@@ -78,26 +77,7 @@ def xml_attr(text: str) -> str:
     return xml_text(text).replace('"', "&quot;")
 
 
-def parse_fragment(xml: list[str]) -> etree._Element:
-    """Parse ``w:`` elements given as XML text; they are the children of the element returned."""
-    return etree.fromstring(f'<w:body xmlns:w="{W_NS}">{"".join(xml)}</w:body>', _FRAGMENT_PARSER)
-
-
-_FRAGMENT_OPEN = f'<w:body xmlns:w="{W_NS}">'.encode()
 BODY_MARKER = b"<?s75-body ?>"  # where the body's blocks go in document.xml (as lxml writes the instruction)
-
-
-def canonical_fragment(xml: list[str]) -> bytes:
-    """``w:`` elements given as XML text, parsed and serialised as lxml writes them inside document.xml.
-
-    Children of the wrapper inherit its one namespace declaration, as the
-    body's children inherit the document's, so the bytes are those a whole
-    document serialisation would give.
-    """
-    data = etree.tostring(parse_fragment(xml), encoding="UTF-8")
-    if not (data.startswith(_FRAGMENT_OPEN) and data.endswith(b"</w:body>")):
-        raise ValueError("unexpected serialisation of a body fragment")
-    return data[len(_FRAGMENT_OPEN):-len(b"</w:body>")]
 
 
 def add_body_marker(body: etree._Element) -> None:

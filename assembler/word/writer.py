@@ -204,8 +204,8 @@ def _agreement_datetime(document: tree.Document) -> dt.datetime:
 # The body has the exact shape python-docx's add_paragraph / add_run /
 # add_table and property setters give, built without their proxy objects and
 # per-call schema searches (tens of thousands of elements: the proxies were
-# most of the build time). Paragraphs and tables are written as XML text and
-# parsed once, so lxml makes the elements in C.
+# most of the build time). Paragraphs and tables are written as XML text, in
+# the form lxml writes, and go into document.xml as they are.
 
 _NO_PAGE_BREAK = ("Schedule Heading", "Execution Heading")
 
@@ -233,7 +233,7 @@ def _run_xml(text: str, bold: bool | None = None, italic: bool | None = None,
             xml += _BREAK_XML.get(piece) or _t_xml(piece)
     elif text:
         xml += _t_xml(text)
-    return xml + "</w:r>"
+    return "<w:r/>" if xml == "<w:r>" else xml + "</w:r>"  # an empty element as lxml writes it
 
 
 _BREAKS = re.compile(r"([\t\r\n])")
@@ -387,7 +387,7 @@ class _BodyWriter:
             if style not in _NO_PAGE_BREAK:
                 ppr += "<w:pageBreakBefore/>"  # paragraph_format.page_break_before = True
             self.new_page = False
-        p = [ppr + numbering + "</w:pPr>"]
+        p = ["<w:p><w:pPr/>" if ppr == "<w:p><w:pPr>" and not numbering else ppr + numbering + "</w:pPr>"]
         self.pending.append(p)
         return p
 
@@ -398,18 +398,23 @@ class _BodyWriter:
         self.new_page = new_page
 
     def _insert_blocks(self) -> None:
-        """Parse the blocks written as text (so malformed XML fails here) and keep them as canonical XML.
+        """Keep the blocks written as text, as the bytes they take in document.xml.
 
         They go into document.xml as text when the package is written, where
         the body's marker stands: holding them as elements took nine times
         the XML's size, most of a large build's peak memory, and inserting
-        them section by section walked the whole body each time.
+        them section by section walked the whole body each time. The text is
+        already what lxml would write for it (every value escaped by
+        ``ooxml.xml_text``, empty elements closed as ``<w:r/>``), so it is
+        not parsed and written out again: that took a fifth of the writer's
+        time. tests/test_writer.py parses every example's document.xml to
+        check that it is well formed and comes back byte for byte.
         """
         xml = [item if isinstance(item, str) else "".join(item) + "</w:p>" for item in self.pending]
         self.pending = []
         if not xml:
             return
-        self.chunks.append(ooxml.canonical_fragment(xml))
+        self.chunks.append("".join(xml).encode("utf-8"))
 
     def _bookmark(self, p, key: str) -> None:
         if key in self.written_keys:
@@ -535,7 +540,8 @@ class _BodyWriter:
         elif fixed:
             xml += '<w:tblLayout w:type="fixed"/>'
         xml += _TBL_LOOK + "</w:tblPr>"
-        xml += "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths) + "</w:tblGrid>"
+        xml += "<w:tblGrid>" + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths) + "</w:tblGrid>" if widths else \
+            "<w:tblGrid/>"
         self.pending.append(xml + "".join(rows) + "</w:tbl>")
 
     def _even_widths(self, cols: int) -> list[int]:
