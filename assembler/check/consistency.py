@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -41,16 +41,26 @@ def found(phrases, text: str) -> list[tuple[int, str]]:
     return sorted(hits)
 
 
-def strings(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
-    """Every text value under ``data`` with its path."""
+def strings(data: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """Every text value under ``data`` with its path, in document order.
+
+    Gathered into one list by plain recursion: a chain of generators
+    resumed every value at every level was a tenth of validation's time.
+    """
+    found: list[tuple[tuple, str]] = []
+    _gather(data, path, found)
+    return found
+
+
+def _gather(data: Any, path: tuple, found: list) -> None:
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from strings(value, path + (key,))
+            _gather(value, path + (key,), found)
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            yield from strings(value, path + (i,))
+            _gather(value, path + (i,), found)
     elif isinstance(data, str):
-        yield path, data
+        found.append((path, data))
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:

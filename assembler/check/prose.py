@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 import yaml
 
-from assembler.check.consistency import strings, wording
+from assembler.check.consistency import _phrase, strings, wording
 from assembler.diagnostics import WARNING, Diagnostic
 from assembler.resources import data_file
 from assembler.source.yamlfile import YamlFile
@@ -35,15 +35,21 @@ _CITED = {"Act", "Regulations", "Order", "Rules", "Directions", "Guidance"}
 
 def field(path: tuple) -> str:
     """The name of the field a value is in: ("lines", 0, "name") -> "name"; a list item -> the list's name."""
-    return next((part for part in reversed(path) if isinstance(part, str)), "")
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return ""
 
 
-def prose(doc: YamlFile) -> Iterator[tuple[tuple, str]]:
+def prose(doc: YamlFile) -> list[tuple[tuple, str]]:
     """Every free-text value of a file with its path: names, posts, codes and dates are left out."""
-    skip = set(wording()["not_prose"])
-    for path, text in strings(doc.data):
-        if field(path) not in skip and not _CODE.match(text):
-            yield path, text
+    skip = _not_prose()
+    return [(path, text) for path, text in strings(doc.data) if field(path) not in skip and not _CODE.match(text)]
+
+
+@lru_cache(maxsize=None)
+def _not_prose() -> frozenset[str]:
+    return frozenset(wording()["not_prose"])
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,27 @@ def agreement_terms(framework: YamlFile, schedules: Iterable[YamlFile], defined:
     names |= {name for name in declared or () if isinstance(name, str)}  # agreement.yaml names:
     for doc in (framework, *schedules):
         for path, text in strings(doc.data):
-            if field(path) in ("name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",
-                               "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to",
-                               "officer", "consulting"):
+            if field(path) in _NAME_FIELDS:
                 names.add(text.removeprefix("the ").strip())
     phrases, whole = set(), set()
     for name in names:
-        words = [_plain(w.strip(",.;:()\u201c\u201d\"")) for w in name.split()]
-        phrases |= {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
-        whole.add(" ".join(words))
+        runs, joined = _name_phrases(name)
+        phrases |= runs
+        whole.add(joined)
     return Terms(defined, frozenset(phrases), frozenset(whole))
+
+
+_NAME_FIELDS = frozenset({"name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",
+                          "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to",
+                          "officer", "consulting"})
+
+
+@lru_cache(maxsize=4096)
+def _name_phrases(name: str) -> tuple[frozenset[str], str]:
+    """Every run of whole words in a name, and the name's words joined: the same for a name on every build."""
+    words = [_plain(w.strip(",.;:()\u201c\u201d\"")) for w in name.split()]
+    return frozenset(" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)), \
+        " ".join(words)
 
 
 # --- lower-case uses of defined terms ----------------------------------------------------
@@ -116,9 +133,11 @@ def lower_case_terms(text: str, defined: frozenset[str]) -> list[tuple[str, str]
     if compiled is None:
         return []
     pattern, phrases = compiled
-    fixed = [m.span() for phrase in wording()["lower_case_phrases"]
-             for m in re.finditer(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", text, re.IGNORECASE)]
-    return [(m.group(0), phrases[m.group(1)]) for m in pattern.finditer(text)
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return []  # most text: no phrase to look for the fixed phrases around
+    fixed = [m.span() for phrase in wording()["lower_case_phrases"] for m in _phrase(phrase).finditer(text)]
+    return [(m.group(0), phrases[m.group(1)]) for m in matches
             if not any(start <= m.start() < end for start, end in fixed)]
 
 
@@ -127,30 +146,34 @@ def lower_case_terms(text: str, defined: frozenset[str]) -> list[tuple[str, str]
 
 def _runs(text: str) -> Iterator[tuple[int, str, bool]]:
     """(start, phrase, starts a sentence) for each run of capitalised words (joined by of, and, for...)."""
-    words = list(_WORD.finditer(text))
+    words = [(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(text)]
+    capitals = [word[0].isupper() for _, _, word in words]
+    if not any(capitals):
+        return  # no run to find
+    count = len(words)
 
     def capital(k: int) -> bool:
-        return k < len(words) and words[k].group(0)[0].isupper()
+        return k < count and capitals[k]
 
     def joined(k: int) -> bool:  # only spaces between word k and word k + 1
-        return k + 1 < len(words) and text[words[k].end():words[k + 1].start()].strip() == ""
+        return k + 1 < count and text[words[k][1]:words[k + 1][0]].strip() == ""
 
     i = 0
-    while i < len(words):
-        if not capital(i):
+    while i < count:
+        if not capitals[i]:
             i += 1
             continue
         j = i
         while True:
             if joined(j) and capital(j + 1):
                 j += 1
-            elif joined(j) and j + 1 < len(words) and words[j + 1].group(0) in _CONNECTORS and joined(j + 1) \
+            elif joined(j) and j + 1 < count and words[j + 1][2] in _CONNECTORS and joined(j + 1) \
                     and capital(j + 2):
                 j += 2
             else:
                 break
-        start = words[i].start()
-        yield start, text[start:words[j].end()], bool(_SENTENCE_END.search(text[:start]))
+        start = words[i][0]
+        yield start, text[start:words[j][1]], bool(_SENTENCE_END.search(text[:start]))
         i = j + 1
 
 
@@ -162,7 +185,10 @@ def _name_like(word: str) -> bool:
 
 
 def _plain(word: str) -> str:
-    return re.sub(r"('s|s'|\u2019s|s\u2019|'|\u2019)$", "", word)
+    return _POSSESSIVE.sub("", word)
+
+
+_POSSESSIVE = re.compile(r"('s|s'|\u2019s|s\u2019|'|\u2019)$")
 
 
 def undefined_capitals(text: str, terms: Terms) -> list[str]:
@@ -214,9 +240,10 @@ class Period:
     plain_days: bool  # "days" with no qualifier
 
 
-def periods(doc: YamlFile) -> Iterator[Period]:
-    """Each time limit written in the prose; results and metric names ("at home 91 days after discharge") are not limits."""
-    for path, text in prose(doc):
+def periods(doc: YamlFile, texts: list[tuple[tuple, str]] | None = None) -> Iterator[Period]:
+    """Each time limit written in the prose (``texts``: the file's prose, if read already); results and metric
+    names ("at home 91 days after discharge") are not limits."""
+    for path, text in prose(doc) if texts is None else texts:
         if field(path) in wording()["not_periods"]:
             continue
         for m in _period().finditer(text):
@@ -234,8 +261,9 @@ def prose_findings(framework: YamlFile, schedules: tuple[YamlFile, ...], defined
     terms = agreement_terms(framework, schedules, defined)
     findings: list[Diagnostic] = []
     docs = (framework, *schedules)
-    for doc in docs:
-        for path, text in prose(doc):
+    texts = [prose(doc) for doc in docs]  # each file's prose, read once for both kinds of check
+    for doc, doc_texts in zip(docs, texts):
+        for path, text in doc_texts:
             where = doc.source.locate(path)
             seen = set()
             for written, term in lower_case_terms(text, terms.defined):
@@ -250,7 +278,7 @@ def prose_findings(framework: YamlFile, schedules: tuple[YamlFile, ...], defined
                     where, WARNING, "S75-TERM-UNDEFINED",
                     f"'{phrase}' is capitalised, but the agreement does not define it or name a body, party or "
                     "post by it", "write it in lower case, use the name the agreement gives it, or define it"))
-    found = [p for doc in docs for p in periods(doc)]
+    found = [p for doc, doc_texts in zip(docs, texts) for p in periods(doc, doc_texts)]
     findings += _mixed(found, lambda p: p.working, lambda p: p.plain_days, "S75-PERIOD-UNITS",
                        "Working Days", "days", "count every period in Working Days, or every one in days")
     findings += _mixed(found, lambda p: not p.in_words, lambda p: p.in_words, "S75-PERIOD-STYLE",
