@@ -92,29 +92,27 @@ class Renderer:
             return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
         plain: list[str] = []  # neighbouring plain text, joined into one Text so the tree stays small
-
-        def add(part: tree.Inline) -> None:
-            if plain:
-                joined = "".join(plain)
-                if joined:
-                    parts.append(tree.Text(joined))
-                plain.clear()
-            parts.append(part)
-
-        position = 0
-        for match in _INLINE.finditer(text):
-            plain.append(text[position:match.start()])
-            term, shown, schedule_ref, ref_key, sign, blank, slot = match.groups()
+        # split() gives the text before each markup, then the markup's seven groups, and the text after the last.
+        pieces = _INLINE.split(text)
+        values = slots.values
+        for at in range(0, len(pieces) - 1, _GROUPS + 1):
+            plain.append(pieces[at])
+            term, shown, schedule_ref, ref_key, sign, blank, slot = pieces[at + 1:at + _GROUPS + 1]
             if term is not None:
-                add(tree.TermUse(term.strip(), (shown or term).strip()))
+                part = tree.TermUse(term.strip(), (shown or term).strip())
             elif ref_key is not None:
-                add(tree.Ref(("schedule:" if schedule_ref else "") + ref_key))
+                part = tree.Ref(("schedule:" if schedule_ref else "") + ref_key)
             elif blank is not None:
-                add(tree.Blank(blank.strip(), signing=bool(sign)))
+                part = tree.Blank(blank.strip(), signing=bool(sign))
             else:
-                plain.append(slots.values[int(slot)])
-            position = match.end()
-        plain.append(text[position:])
+                plain.append(values[int(slot)])
+                continue
+            joined = "".join(plain)
+            if joined:
+                parts.append(tree.Text(joined))
+            plain = []
+            parts.append(part)
+        plain.append(pieces[-1])
         joined = "".join(plain)
         if joined:
             parts.append(tree.Text(joined))
@@ -209,6 +207,8 @@ class Renderer:
 
 
 _INLINE = re.compile(f"{TERM.pattern}|{REF.pattern}|{BLANK.pattern}|{SENTINEL.pattern}")
+_GROUPS = 7  # term, shown, schedule ref, ref key, signing mark, blank, slot
+assert _INLINE.groups == _GROUPS
 # Each line's clause-file line number travels through Jinja as a private mark at its start.
 _LINE_MARK = re.compile("\ue002(\\d+)\ue003")
 
