@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from jinja2 import StrictUndefined, Undefined
+from jinja2.sandbox import SandboxedEnvironment
 from hypothesis import strategies as st
 
 from assembler.engine import tree
 from assembler.engine.assemble import assemble
-from assembler.engine.library import load_library
+from assembler.engine.library import ValueSlots, load_library, make_environment
+from assembler.model import Record
 from assembler.diagnostics import BuildError
 from assembler.source.folder import DirectorySource
 from assembler.engine.number import number_section
@@ -116,6 +119,22 @@ def test_sandbox_refuses_python_internals(library, attack):
     with pytest.raises(BuildError) as caught:
         _build(library=library)
     assert all("termination" in d.message for d in caught.value.diagnostics if d.code.startswith("S75-CLAUSE"))
+
+
+def test_the_sandbox_reads_a_record_exactly_as_jinja_s_own_sandbox_does():
+    """Record fields take a short way through the clause sandbox; what comes back must not change."""
+    record = Record({"name": "the Council", "items": "a field named like a method", "_hidden": "private",
+                     "call": len, "format": "{0}".format, "nothing": None})
+    ours = make_environment(ValueSlots())
+    jinja = SandboxedEnvironment(undefined=StrictUndefined)
+    for attribute in ("name", "items", "keys", "_hidden", "_data", "call", "format", "nothing", "missing", "__class__"):
+        got, expected = ours.getattr(record, attribute), jinja.getattr(record, attribute)
+        assert type(got) is type(expected), attribute
+        if isinstance(expected, Undefined):
+            assert got._undefined_hint == expected._undefined_hint and got._undefined_exception is \
+                expected._undefined_exception, attribute
+        elif attribute != "format":  # str.format comes back wrapped by the sandbox, a new wrapper each time
+            assert got == expected, attribute
 
 
 HOSTILE = "{{ 7*7 }} {% if x %}x{% endif %} <w:p> ]]> & [[Agreement]] <<termination>> [__blank__] \u2067isolated\u2069 🙂"
