@@ -25,8 +25,8 @@ TBC = None
 
 
 def _amount(cell: str) -> Decimal | None:
-    """"£1,300,000" -> 1300000; "-£5.50" -> -5.50; "–" (nil) -> 0; "TBC" -> None."""
-    if cell == "TBC":
+    """"£1,300,000" -> 1300000; "-£5.50" -> -5.50; "–" (nil) -> 0; "[●]" (a blank to complete) -> None."""
+    if cell == "[\u25cf]":
         return TBC
     if cell == "\u2013":
         return Decimal(0)

@@ -114,3 +114,30 @@ def test_word_gives_the_scheme_line_the_width_the_figures_leave(agreement, tmp_p
     assert notices
     grid = [int(c.get(f"{W}w")) for c in notices[0].find(f"{W}tblGrid")]
     assert len(set(grid)) == 1
+
+
+def test_an_amount_to_complete_is_the_documents_blank_and_so_is_every_total_it_feeds(tmp_path):
+    """Reviews r4/r5: tables said "TBC" where the text says "[●: ...]". A total that depends on a blank is a blank,
+    never a sum of the figures that happen to be known; totals that do not depend on it stay figures."""
+    root = tmp_path / "agreement"
+    shutil.copytree(BASE, root)
+    edit(root / "schedules" / "pool.yaml", "        ccg: 900000\n", "        ccg: tbc\n")
+    year = _by_caption(_tables(root), "Contributions for the financial year 2017-18")
+    rows = {r[0]: r[1:] for r in year.rows}
+    assert rows["Community equipment"] == ["Revenue", "£400,000", "[\u25cf]", "[\u25cf]"]
+    assert rows["Minor adaptations"] == ["Capital", "£200,000", "\u2013", "£200,000"]
+    assert rows["Total revenue"] == ["", "£400,000", "[\u25cf]", "[\u25cf]"]
+    assert rows["Total capital"] == ["", "£200,000", "\u2013", "£200,000"]
+    assert rows["Total"] == ["", "£600,000", "[\u25cf]", "[\u25cf]"]
+    totals = next(t for t in _tables(root) if t.columns[0] == "Financial year")
+    assert totals.rows == [["2017-18", "£600,000", "[\u25cf]", "[\u25cf]"]]
+    assert "TBC" not in str([t.rows for t in _tables(root)])
+    out = tmp_path / "money.docx"
+    build(str(root), out)
+    with zipfile.ZipFile(out) as z:
+        body = etree.fromstring(z.read("word/document.xml"))
+    table = next(t for t in body.iter(f"{W}tbl") if "Community equipment" in "".join(t.itertext()))
+    blanks = [r for r in table.iter(f"{W}r") if "".join(r.itertext()) == "[\u25cf]"]
+    assert len(blanks) == 6 and all(r.find(f"{W}rPr/{W}highlight") is not None for r in blanks)  # marked like text blanks
+    figures = [r for r in table.iter(f"{W}r") if "".join(r.itertext()) == "£400,000"]
+    assert figures and all(r.find(f"{W}rPr/{W}highlight") is None for r in figures)

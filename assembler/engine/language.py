@@ -167,11 +167,14 @@ def _definitions(_context, _parties, _agreement) -> list:
 
 
 NIL = "\u2013"  # en dash: a nil cell in a money table, as accounts print it
+MONEY_BLANK = "[\u25cf]"  # an amount still to complete: the text's blank "[●: ...]", short enough for a cell
 
 
 def money_cell(money) -> str:
-    """A money table's cell: TBC while unknown, an en dash for nothing, else the amount."""
-    if not money.is_tbc and money.amount == 0:
+    """A money table's cell: a blank while unknown (so is any total it feeds), an en dash for nothing, else the amount."""
+    if money.is_tbc:
+        return MONEY_BLANK
+    if money.amount == 0:
         return NIL
     return format_money(money)
 

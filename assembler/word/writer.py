@@ -43,7 +43,7 @@ HEADER_FILL = "D9D9D9"
 FIT_CHAR_TWIPS = 128
 FIT_PAD_TWIPS = 230
 FIT_HEADING_FACTOR = 1.3  # bold capitals in a heading are wider than figures
-FIT_MONEY_CHARS = 11  # a numeric column fits "£99,999,999" even while its cells say TBC
+FIT_MONEY_CHARS = 11  # a numeric column fits "£99,999,999" even while its cells are blanks "[●]"
 FIT_AT_MOST = 0.75  # fitted columns leave at least a quarter of the width to the others
 LABEL_WIDTH, LINE_WIDTH = Cm(3), Cm(10)  # signature block: label column, line column
 SIGN_OFF_ROW_HEIGHT = Cm(1.2)
@@ -560,7 +560,7 @@ class _BodyWriter:
         block = Emu(self.block_width).twips
         def chars(c: int) -> float:
             body = max((len(clean(str(row[c]))) for row in table.rows), default=0)
-            least = FIT_MONEY_CHARS if c in table.numeric_columns else 0  # the same width while figures are TBC
+            least = FIT_MONEY_CHARS if c in table.numeric_columns else 0  # the same width while figures are blanks
             return max(body, least, len(clean(table.columns[c])) * FIT_HEADING_FACTOR)
 
         fitted = {c: chars(c) * FIT_CHAR_TWIPS + FIT_PAD_TWIPS for c in table.fit_columns}
@@ -609,7 +609,8 @@ class _BodyWriter:
             xml += "<w:keepNext/>"
         if right:
             xml += '<w:jc w:val="right"/>'
-        return xml + "</w:pPr>" + _run_xml(clean(text), bool(bold)) + "</w:p></w:tc>"
+        blank = "\u25cf" in text  # a cell still to complete is marked like every other blank in the document
+        return xml + "</w:pPr>" + _run_xml(clean(text), bool(bold), highlight=blank) + "</w:p></w:tc>"
 
     # execution
 
