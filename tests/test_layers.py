@@ -534,6 +534,9 @@ def test_the_southampton_house_wording_is_what_libreoffice_shows(tmp_path):
     # The house dispute ladder: officers first, then an expert for money, and its own defined term.
     assert "must be decided by an independent chartered accountant" in flat
     assert "“Financial Dispute” means a Dispute only about an amount of money" in flat
+    # ...or a share of one, so a dispute about a share of an overspend goes to the expert too (review A r5).
+    assert "or a Partner’s share of an amount, that a Partner must contribute, pay or bear" in flat
+    assert "including a share of an Overspend or an Underspend" in flat
     # Headings as LibreOffice lays them out (the capitals are the heading style's, not the text's).
     headings = re.findall(r"^\s*(\d+)\.\s+([A-Z][A-Za-z ,]+?)\s*$", text, re.M)
     at = [i for i, (_, h) in enumerate(headings) if h == "Confidentiality"][-1]
