@@ -193,6 +193,23 @@ def test_the_lead_bears_a_line_only_where_the_schedule_says_so(base_copy):
     assert "(a) Carers' support contract: the Council." in text_of(base_copy, "lead")
 
 
+def test_a_commitment_beyond_the_contributions_binds_only_who_agreed_and_is_shared_by_contribution(base_copy):
+    """Review B r4/r5 (Portsmouth BCF 2017 Sch 2 para 2.10): a group may authorise over-commitment and move money
+    between schemes; the terms of reference send both to the risk schedule, which says who agrees and who bears it."""
+    document = assemble_source(DirectorySource(str(base_copy))).document
+    risk = next(s for s in document.sections if s.key == "generated-risk-share-schedule")
+    whole = text_of(base_copy)
+    assert (f"takes effect subject to Schedule {risk.number}, which says who must agree to such a commitment and "
+            "who bears any Overspend that results from it or from the move") in whole
+    assert ("the commitment binds a Partner only if that Partner, or its member of the Governance Body acting under "
+            "authority that the Partner has given, has agreed to it in writing") in whole
+    assert ("any part of an Overspend that results from a commitment agreed in that way is borne by the Partners to "
+            "the Scheme in proportion to their Contributions to it for the Financial Year, unless the decision that "
+            "agreed the commitment provides otherwise") in whole
+    assert ("the move does not change which Partner bears an Overspend on any line, or the shares in which Partners "
+            "bear it, unless the decision that makes the move says so") in whole
+
+
 def test_dfg_passed_on_in_a_two_tier_area_names_the_districts_as_grantees_not_parties(tmp_path):
     root = tmp_path / "agreement"
     shutil.copytree(CASES / "base", root)
