@@ -213,7 +213,7 @@ def with_defaults(data: Any, schema: Mapping, resolve) -> Any:
 # Values the model adds to the YAML data, by record; the clause library test
 # checks every name a clause reads against the schemas plus these.
 COMPUTED = {
-    "agreement": ("end", "law_date", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
+    "agreement": ("end", "law_date", "backdated", "nhs_parties", "council_parties", "schedules", "scheme_schedules",
                   "pooled_schedules", "party_index"),
     "party": ("is_nhs", "is_council", "kind_label"),
     "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "provider", "provided_for", "controllers",
@@ -445,6 +445,7 @@ def build_agreement(framework: Mapping, schedules: list[Mapping]) -> Record:
         "parties": tuple(parties[p["key"]] for p in framework["parties"]),
         "end": agreement_end(framework).isoformat(),
         "law_date": law_date(framework),
+        "backdated": backdated(framework),
         "nhs_parties": tuple(p for p in parties.values() if p.is_nhs),
         "council_parties": tuple(p for p in parties.values() if p.is_council),
         "schedules": built,

@@ -118,6 +118,11 @@ def _party_refs(doc: YamlFile, framework: bool) -> Iterator[tuple[tuple, str]]:
         for i, earlier in enumerate(data.get("supersedes", [])):
             for n, key in enumerate(earlier["parties"]):
                 yield ("supersedes", i, "parties", n), key
+        for i, officer in enumerate(data.get("shared_officers", [])):
+            if "employed_by" in officer:
+                yield ("shared_officers", i, "employed_by"), officer["employed_by"]
+            for n, key in enumerate(officer["acts_for"]):
+                yield ("shared_officers", i, "acts_for", n), key
         for p, party in enumerate(data["parties"]):
             for s, signatory in enumerate(party["execution"]["signatories"]):
                 if "party" in signatory:

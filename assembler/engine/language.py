@@ -97,6 +97,9 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("has_information_sharing", BODY, "the agreement has information_sharing",
               lambda a: "information_sharing" in a),
     Condition("backdated", BODY, "the agreement commences before it is made", lambda a: bool(backdated(a))),
+    Condition("may_be_backdated", BODY,
+              "`backdated`, or the agreement is undated and so may be signed after it commences",
+              lambda a: bool(backdated(a)) or "agreement_date" not in a),
     Condition("has_succession", BODY, "a party `succeeds` another, or records the body it is `succeeded_by`",
               _has_succession),
     Condition("ccg_past_abolition", BODY, "the agreement names a CCG and may run past 30 June 2022", _ccg_past_abolition),
@@ -237,6 +240,13 @@ def _signatures(context, _parties, _agreement) -> list:
     return [tree.SignatureBlock(party.name, party.execution.method, officers)]
 
 
+def _successor_signatures(context, _parties, _agreement) -> list:
+    # The successor's signatories are not known while the agreement is drafted for its predecessor:
+    # two lines (the usual number for an NHS body's deed) with name and post left to complete.
+    successor = context["party"].succeeded_by
+    return [tree.SignatureBlock(successor.name, "signatories", [("", ""), ("", "")])]
+
+
 def _sign_off(context, parties, _agreement) -> list:
     schedule = context["schedule"]
     lines = []
@@ -269,6 +279,9 @@ BLOCKS: tuple[Block, ...] = (
           ("agreement.parties",)),
     Block("signatures", "per-party execution clause", "party", "the party's signature lines (seal or signatories)",
           _signatures, ("party.execution",)),
+    Block("successor-signatures", "per-party execution clause", "party",
+          "signature lines for the successor the party is `succeeded_by`, if it signs in the party's place",
+          _successor_signatures, ("party.succeeded_by",)),
     Block("sign-off", "schedule", "schedule", "the schedule's sign-off lines, one per officer", _sign_off,
           ("schedule.sign_off",)),
 )
