@@ -134,5 +134,5 @@ def test_a_redline_pdf_has_no_contents_line_without_a_title(tmp_path, capsys, mo
     contents = contents[:contents.index("BACKGROUND")]
     entries = [line for line in contents if re.search(r"\d$", line) and not line.startswith("Page ")]
     assert any(line.startswith("SCHEDULE 1 ") for line in entries), contents  # the remaining schedule, renumbered
-    assert any(line.startswith("7. Procurement") for line in entries), contents
+    assert any(line.startswith("8. Procurement") for line in entries), contents
     assert not [line for line in entries if re.fullmatch(r"[\d .]+", line)], contents  # no "6. 10", no "30"

@@ -162,9 +162,10 @@ def test_backdated_agreement_ratifies_what_was_done(tmp_path):
     assert "ratifies and adopts everything done in good faith" in text
 
 
-def test_agreement_made_before_commencement_has_no_ratification(tmp_path):
-    text = _text(_case("supersedes-earlier", tmp_path))
-    assert "ratifies" not in text
+def test_agreement_approved_before_commencement_ratifies_only_if_signed_later(tmp_path):
+    text = _text(_case("supersedes-earlier", tmp_path))  # undated; every approval before commencement
+    assert "This Agreement is made after the Commencement Date but takes effect from it" not in text
+    assert "If this Agreement is made after the Commencement Date, it takes effect from" in text
 
 
 # --- the reviewer's path: v1 names the CCG, v2 the ICB that succeeded it ---------------------------
