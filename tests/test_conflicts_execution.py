@@ -15,6 +15,8 @@ from assembler.source.folder import DirectorySource
 from conftest import ROOT, edit
 
 PORTSMOUTH = ROOT / "agreements" / "portsmouth-framework-2022"
+BCF_2017 = ROOT / "agreements" / "portsmouth-bcf-2017"
+ICS_2017 = ROOT / "agreements" / "portsmouth-ics-2017"
 
 SHARED = """shared_officers:
   - post: Director of Adult Social Care
@@ -101,3 +103,48 @@ def test_an_agreement_dated_before_the_transfer_has_no_successor_block(tmp_path)
     execution = execution[execution.rindex("EXECUTION"):]
     assert "signs it in its place" not in execution
     assert execution.count("Signature:") == 3
+
+
+def test_an_agreement_restated_continues_and_is_not_ended():
+    """Seed 002: the ICS agreement remains a separate agreement; this one restates it, it does not end it."""
+    text = _text(ICS_2017)
+    assert ("This Agreement amends and restates the following agreement between the Partners (or their "
+            "predecessors), which continues in force from the Commencement Date only in the form set out in this "
+            "Agreement") in text
+    assert "The restatement does not end an Earlier Agreement that it restates" in text
+    assert "ends at the start of the Commencement Date" not in text
+    assert "This Agreement amends and restates each Earlier Agreement on the terms of clause" in text
+
+
+def test_a_restated_agreement_needs_no_transition_but_a_replaced_one_does(base_copy):
+    earlier = """supersedes:
+  - title: Northbridge Equipment Agreement
+    date: 2015-04-01
+    parties: [council, ccg]
+    effect: restates
+"""
+    edit(base_copy / "agreement.yaml", "term:\n", earlier + "term:\n")
+    assert [d.code for d in validate_source(DirectorySource(str(base_copy))).diagnostics if d.level == "error"] == []
+    edit(base_copy / "agreement.yaml", "    effect: restates\n", "")
+    errors = [d for d in validate_source(DirectorySource(str(base_copy))).diagnostics if d.level == "error"]
+    assert errors and "transition" in errors[0].message
+
+
+def test_a_shared_group_lists_what_belongs_to_the_other_agreement_apart():
+    """One list of duties in both agreements; each prints the other's items for information, not as its own."""
+    bcf, ics = _text(BCF_2017), _text(ICS_2017)
+    plan = "gree the annual business plan of the Integrated Commissioning Service"
+    move = "ove the Partners' Contributions between the individual Schemes of the Better Care Fund plan"
+    elsewhere = "it is neither a responsibility nor an authority under this Agreement"
+    assert bcf.index(elsewhere) < bcf.index("under the Integrated Commissioning Service Partnership Agreement: a" + plan)
+    assert "(a) M" + move in bcf or "M" + move in bcf.split(elsewhere)[0]
+    assert ics.index(elsewhere) < ics.index("under the Better Care Fund Partnership Agreement: m" + move)
+    assert "A" + plan in ics.split(elsewhere)[0]
+
+
+def test_the_consultation_recital_is_one_sentence_of_who_was_consulted(base_copy):
+    text = _text(base_copy)
+    assert ("jointly consulted the persons who appeared to them to be affected by the arrangements, namely People who "
+            "use community equipment and reablement services and Carers and carers' organisations, in a consultation "
+            "that ended on 10 February 2017.") in text
+    assert "Those consulted were" not in text

@@ -240,8 +240,7 @@ def test_haringey_recites_the_meetings_its_report_was_to_go_to_not_decisions_it_
     assert " approved the Council’s entry" not in text and " approved the CCG’s entry" not in text
 
 
-@pytest.mark.parametrize("name", ["haringey-2016", "southampton-bcf-2017", "portsmouth-bcf-2017",
-                                  "portsmouth-ics-2017"])
+@pytest.mark.parametrize("name", ["haringey-2016", "southampton-bcf-2017", "portsmouth-bcf-2017"])
 def test_each_example_ends_the_earlier_agreement_its_seed_speaks_of(name):
     text = _text(ROOT / "agreements" / name)
     assert ("This Agreement replaces the following agreement between the Partners (or their predecessors), which "

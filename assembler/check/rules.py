@@ -448,8 +448,9 @@ def superseded_agreements(ctx: Context):
         if key and key not in schedules:
             yield _at(ctx.framework, ("supersedes", i, "schedule"), "S75-SUPERSEDES",
                       f"'{key}' is not a schedule of this agreement", _suggest(key, schedules))
+        transition = earlier.get("transition", {})  # none for an agreement restated, which carries on whole
         needs_schedule = [name for name in ("pooled_fund_balances", "contracts")
-                          if earlier["transition"][name] in ("carry_forward", "continue")]
+                          if transition.get(name) in ("carry_forward", "continue")]
         if needs_schedule and not key:
             yield _at(ctx.framework, ("supersedes", i, "transition", needs_schedule[0]), "S75-SUPERSEDES",
                       f"'{earlier['transition'][needs_schedule[0]]}' needs the schedule that continues the earlier "
