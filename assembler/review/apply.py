@@ -295,6 +295,8 @@ def replace_phrase(parts: list[tree.Inline], before: str, after: str, fresh) -> 
         raise ApplyError(f"{before!r} occurs {text.count(before)} times")
     start = text.index(before)
     end = start + len(before)
+    if not after and start and text[start - 1] == " " and (end == len(text) or text[end] in " ,.;:)"):
+        start -= 1  # words omitted take the space before them: "A and B, in" less "and B" is "A, in"
     out: list[tree.Inline] = []
     at = 0
     inserted = False
