@@ -74,3 +74,12 @@ def test_an_nhs_party_without_a_recorded_approval_gets_a_marked_blank(base_copy)
 def test_the_improvement_is_set_as_sentences_not_a_quotation(base_copy):
     text = recitals(base_copy)
     assert "“" not in text.split("improvement in the way the Functions are exercised")[1].split("(")[0]
+
+
+def test_a_pending_decision_is_recited_once_not_again_as_a_blank_approval(base_copy):
+    """A decision still to be taken prints its own blanks; the party does not also get a blank "approved its entry"
+    recital (Haringey's (E)/(G) and (F)/(H) said the same thing twice)."""
+    edit(base_copy / "agreement.yaml", CABINET, CABINET + "    decision: pending\n")
+    text = recitals(base_copy)
+    assert "It was proposed that the Cabinet of" in text and "whether to approve the Council’s entry" in text
+    assert not re.search(r"approving body\W+of [^.]*Council", text), text
