@@ -348,6 +348,18 @@ def test_an_aligned_phase_with_no_lead_commissioner_delegates_nothing(haringey):
     assert "put in funds" not in text and "Lead Commissioner" not in text
 
 
+def test_the_bcf_money_has_its_host_and_pool_manager_from_the_first_day_of_an_aligned_scheme(haringey):
+    """s223GA: the BCF money is pooled from the start, so the host and pool manager paragraph reaches the aligned
+    phase for that money; a scheme without BCF money keeps it to the pooled phases."""
+    text = text_of(haringey, "older-people")
+    assert ("This paragraph applies during each Pooled Fund Phase and, to the money that the BCF Requirements "
+            "require to be held in a pooled fund, from the first day of the Scheme, including during an Aligned "
+            "Budget Phase.") in text
+    assert "The provisions of this Agreement about the Pooled Fund, the Host Partner and the Pool Manager apply to " \
+           "that money at all times" in text
+    assert "This paragraph applies during each Pooled Fund Phase. " in text_of(haringey, "learning-disabilities")
+
+
 PORTSMOUTH_BCF = Path(__file__).resolve().parent.parent / "agreements" / "portsmouth-bcf-2017"
 
 

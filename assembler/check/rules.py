@@ -775,6 +775,22 @@ def better_care_fund_is_pooled(ctx: Context):
 
 
 @rule
+def better_care_fund_has_a_host(ctx: Context):
+    """The BCF money must be in a pooled fund from the scheme's first day (s223GA), so it needs a host and a pool
+    manager then, even while the rest of the scheme is aligned or its lead (and so its host) is still undecided."""
+    for doc in ctx.schedules:
+        host = doc.data.get("management", {}).get("host_partner")
+        if doc.data.get("better_care_fund") and host == "tbc":
+            phased = any(p.get("arrangement") == "aligned_budget" for p in doc.data.get("phases", []))
+            yield _at(doc, ("management", "host_partner"), "S75-BCF-HOST",
+                      "the Better Care Fund money has no host partner: it must be held in a pooled fund, with a host "
+                      "and a pool manager, from the first day of the scheme" + (", including its aligned phase"
+                                                                               if phased else "") + " (s223GA NHS Act 2006)",
+                      "name the host now (for example the host under the previous Better Care Fund agreement), even "
+                      "if the lead commissioner is agreed later", level=WARNING)
+
+
+@rule
 def dfg_is_capital(ctx: Context):
     for doc in ctx.schedules:
         for n, line in enumerate(doc.data.get("lines", [])):
