@@ -372,8 +372,8 @@ def performance_has_targets(ctx: Context):
             target = item.get("target")
             if target is None or not str(target).strip():
                 yield _at(doc, ("performance", i) + (("target",) if target is not None else ("measure",)),
-                          "S75-TARGET", f"the measure '{item['measure']}' has no target; the table would show an "
-                          "empty cell", "add target: (or tbc while drafting), or remove the measure", level=WARNING)
+                          "S75-TARGET", f"the measure '{item['measure']}' has no target; the table shows the "
+                          "blank '[\u25cf: target]', which a final build refuses", "add target: (or tbc while drafting), or remove the measure", level=WARNING)
 
 
 @rule
