@@ -340,6 +340,28 @@ def consultation_took_place(ctx: Context):
 
 
 @rule
+def children_have_childrens_functions(ctx: Context):
+    """Persons who include children need a children's function of the council: Care Act 2014 functions are adults'."""
+    for doc in _schemes(ctx):
+        persons = doc.data.get("services", {}).get("persons", [])
+        persons = [persons] if isinstance(persons, str) else persons
+        functions = doc.data.get("functions", {}).get("health_related", [])
+        functions = [functions] if isinstance(functions, str) else functions
+        hits = [found(wording()["children_persons"], text) for text in persons]
+        first = next((i for i, h in enumerate(hits) if h), None)
+        if first is None or not functions or any(found(wording()["children_functions"], f) for f in functions):
+            continue
+        yield _at(doc, ("services", "persons", first) if not isinstance(doc.data["services"]["persons"], str)
+                  else ("services", "persons"), "S75-CHILDREN",
+                  f"the persons include children ('{hits[first][0][1]}'), but no health-related function of the "
+                  "council listed is a children's function (the Care Act 2014 covers adults only), so nothing "
+                  "authorises the council's part of the scheme for them",
+                  "add the children's functions under functions: health_related: (e.g. section 17 of the Children "
+                  "Act 1989, section 2 of the Chronically Sick and Disabled Persons Act 1970), or limit the persons "
+                  "to adults", level=WARNING)
+
+
+@rule
 def aligned_is_not_section_75(ctx: Context):
     """An aligned budget alone is not a section 75(2) arrangement; its text must not call it one."""
     statutory = {"pooled_fund", "lead_commissioning", "integrated_provision"}
