@@ -389,3 +389,54 @@ def test_a_group_shared_with_another_agreement_is_not_established_anew(tmp_path)
     text = text_of(root)
     assert "The Partners establish the following Governance Bodies" in text
     assert "anew" not in text and "dealt with once" not in text
+
+
+WESTSHIRE = Path(__file__).resolve().parent / "unseen" / "westshire-2024"
+CEOS = "          - the Chief Executive of the Council and the Chief Executive of the ICB\n"
+
+
+@pytest.fixture
+def westshire(tmp_path) -> Path:
+    root = tmp_path / "westshire"
+    shutil.copytree(WESTSHIRE, root)
+    return root
+
+
+def _ladder(root: Path) -> str:
+    text = text_of(root, "governance-bodies")
+    return text[text.index("If the Voting Members of the Westshire"):][:700]
+
+
+def test_a_deadlock_already_taken_to_the_last_dispute_step_goes_straight_to_mediation(westshire):
+    """Westshire: the Board's deadlock goes to the two Chief Executives, who are the last step of clause 22.2; it
+    must not loop back to the Board members and the Chief Executives again."""
+    ladder = _ladder(westshire)
+    assert "in that order" not in ladder
+    assert re.search(r"is a Dispute\. Having already been through the steps in clause \d+\.\d+, it goes straight to "
+                     r"mediation under clause \d+\.\d+\.", ladder), ladder
+
+
+def test_a_deadlock_referred_to_an_earlier_step_resumes_after_it(westshire):
+    edit(westshire / "agreement.yaml", "    - who: the Chief Executive of the Council and the Chief Executive of the ICB\n"
+         "      days: 20\n", "    - who: the Chief Executive of the Council and the Chief Executive of the ICB\n"
+         "      days: 20\n    - who: the Leader of the Council and the Chair of the ICB\n      days: 10\n")
+    ladder = _ladder(westshire)
+    assert "starting with the step that follows the reference to the Chief Executive of the Council and the Chief " \
+           "Executive of the ICB" in ladder, ladder
+
+
+def test_a_deadlock_referred_elsewhere_is_a_dispute_from_the_start(westshire):
+    edit(westshire / "agreement.yaml", CEOS, "          - the Director of Adult Social Care\n"
+         "          - the ICB's Chief Operating Officer\n")
+    ladder = _ladder(westshire)
+    assert "it is referred in turn to the Director of Adult Social Care and the ICB’s Chief Operating Officer" in ladder \
+        or "it is referred in turn to the Director of Adult Social Care and the ICB's Chief Operating Officer" in ladder, ladder
+    assert re.search(r"cannot resolve is a Dispute, to be resolved under clause \d+\.", ladder), ladder
+
+
+def test_s117_costs_outside_the_scheme_default_to_contribution_shares_with_the_dispute_route(westshire):
+    text = text_of(westshire, "mental-health")
+    assert "Until they agree such a policy, it is shared in proportion to their Contributions to the Scheme for the " \
+           "Financial Year in which it arises" in text
+    assert re.search(r"A disagreement about a share is a Dispute under clause \d+\.", text)
+    assert "policy, equally" not in text
