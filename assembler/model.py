@@ -217,7 +217,7 @@ COMPUTED = {
                   "pooled_schedules", "party_index"),
     "party": ("is_nhs", "is_council", "kind_label"),
     "schedule": ("number", "partner_parties", "host", "lead", "on_behalf_of", "provider", "provided_for", "controllers",
-                 "start", "end", "years",
+                 "start", "end", "years", "commissioner_lines",
                  "effective_risk_share", "effective_underspend", "body", "capital_lines", "money",
                  "grand_total"),
     "money year": ("year", "rows", "partner_totals", "revenue_total", "capital_total", "total"),
@@ -392,6 +392,26 @@ def _payments(data: Mapping, controllers: list) -> tuple[Record, ...]:
     return tuple(out)
 
 
+def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[Record, ...]:
+    """Pooled lines commissioned by a partner other than the host, each with how its money moves (its `route`):
+    held (the commissioner keeps its own contribution and pays its providers, as pool spending), reimbursed (the
+    pool manager repays it) or paid (the pool manager pays its providers). Unless the schedule chooses, an NHS
+    commissioner holds its own: its contracts are paid through its own ledger, not the council's."""
+    host = (data.get("management") or {}).get("host_partner")
+    if "pooled_fund" not in data.get("arrangements", ()) or host not in parties:
+        return ()
+    chosen = (data.get("management") or {}).get("commissioner_lines")
+    routes = {"held_by_commissioner": "held", "reimbursed": "reimbursed", "paid_by_pool_manager": "paid"}
+    found = []
+    for line in data.get("lines", []):
+        party = line_spender(line, data)
+        if party in (None, host) or party not in parties or line.get("fund") == "aligned":
+            continue
+        route = routes[chosen] if chosen else ("held" if parties[party]["is_nhs"] else "paid")
+        found.append(Record({"name": line["name"], "party": party, "route": route}))
+    return tuple(found)
+
+
 def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[str, Record]) -> Record:
     partners = [p for p in data["partners"]]
     partner_parties = tuple(parties[p] for p in partners if p in parties)
@@ -410,6 +430,7 @@ def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[s
         "money": money_table(data, partners),
     }
     computed["grand_total"] = total(t.total for t in computed["money"])
+    computed["commissioner_lines"] = _commissioner_lines(data, parties)
     if "payments" in data:
         computed["payments"] = _payments(data, [line_spender(l, data) for l in data.get("lines", [])])
     if management.get("host_partner") in parties:

@@ -440,3 +440,28 @@ def test_s117_costs_outside_the_scheme_default_to_contribution_shares_with_the_d
            "Financial Year in which it arises" in text
     assert re.search(r"A disagreement about a share is a Dispute under clause \d+\.", text)
     assert "policy, equally" not in text
+
+
+def test_an_nhs_commissioner_holds_its_own_bcf_line_and_accounts_to_the_pool_manager(westshire):
+    """Westshire: the ICB's out-of-hospital line is not paid to the Council host; the ICB pays its own providers and
+    the amounts count as its Contribution. The adult social care line, which the Council spends, is paid over."""
+    text = text_of(westshire, "bcf")
+    held = text[text.index("which holds its own Contribution"):][:1400]
+    assert "NHS commissioned out-of-hospital services: the ICB." in held
+    assert "Adult social care services" not in held
+    assert "every amount it properly pays counts as its Contribution to the Pooled Fund for that line" in held
+    assert "The Pool Manager must account for those payments as expenditure of the Pooled Fund" in held
+
+
+@pytest.mark.parametrize("route, present, absent", [
+    ("paid_by_pool_manager", None, "which holds its own Contribution"),
+    ("reimbursed", "the Pool Manager reimburses that Partner for what it has properly paid to providers, monthly in "
+                   "arrears", "which holds its own Contribution"),
+])
+def test_the_schedule_can_choose_another_route_for_a_commissioners_line(westshire, route, present, absent):
+    edit(westshire / "schedules" / "bcf.yaml", "    party: council\n  monitoring:\n",
+         f"    party: council\n  commissioner_lines: {route}\n  monitoring:\n")
+    text = text_of(westshire, "bcf")
+    assert absent not in text
+    if present:
+        assert present in text and "NHS commissioned out-of-hospital services: the ICB." in text

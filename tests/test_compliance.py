@@ -7,6 +7,7 @@ Removing the YAML behind any one requirement must make both `s75 validate`
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -130,6 +131,8 @@ def _row(rows, code: str):
 def test_a_tbc_contribution_makes_reg_7_3_b_incomplete(tmp_path, capsys, monkeypatch):
     target = _southampton_copy(tmp_path)
     bcf = target / "schedules" / "bcf.yaml"
+    # The 2018-19 figures the seed leaves tbc are settled first, so only the contribution is unsettled.
+    bcf.write_text(re.sub(r"(?m)^(        \w+): tbc$", r"\1: 1000", bcf.read_text(encoding="utf-8")), encoding="utf-8")
     assert _row(_report(target)[1], "S75-R7-3B").status == "ok"
     edit(bcf, "        ccg: 1240000\n", "        ccg: tbc\n")
     _, rows = _report(target)
@@ -171,6 +174,10 @@ def test_a_complete_agreement_is_ok_and_exits_zero(capsys, monkeypatch, tmp_path
     shutil.copytree(house, tmp_path / house.name)
     bcf = target / "schedules" / "bcf.yaml"
     # Its jointly commissioned lines are spent_by: joint (seed 004 paras 11, 19, 24), so nothing is left to settle.
+    # Its 2018-19 contributions are tbc (seed 004 gives 2017-18 only): complete once they are agreed.
+    _, rows = _report(target)
+    assert [r.code for r in rows if r.failed] == ["S75-R7-3B"], "Southampton leaves only its 2018-19 figures tbc"
+    bcf.write_text(re.sub(r"(?m)^(        \w+): tbc$", r"\1: 1000", bcf.read_text(encoding="utf-8")), encoding="utf-8")
     _, rows = _report(target)
     assert all(r.status == "ok" for r in rows), [(r.code, r.incomplete) for r in rows if r.failed]
     code, out, _ = s75(capsys, monkeypatch, "compliance", str(target))
