@@ -404,7 +404,8 @@ def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[R
     routes = {"held_by_commissioner": "held", "reimbursed": "reimbursed", "paid_by_pool_manager": "paid"}
     found = []
     for line in data.get("lines", []):
-        party = line_spender(line, data)
+        # Only a commissioner the line names: who merely paid for a line does not show who pays its providers.
+        party = line.get("spent_by") or line.get("lead")
         if party in (None, host) or party not in parties or line.get("fund") == "aligned":
             continue
         route = routes[chosen] if chosen else ("held" if parties[party]["is_nhs"] else "paid")
