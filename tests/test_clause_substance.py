@@ -465,3 +465,15 @@ def test_the_schedule_can_choose_another_route_for_a_commissioners_line(westshir
     assert absent not in text
     if present:
         assert present in text and "NHS commissioned out-of-hospital services: the ICB." in text
+
+
+@pytest.mark.parametrize("post, words", [
+    ("host", "The Pool Manager is employed by the Host Partner."),
+    ("joint", "The post of Pool Manager is held under a joint appointment by the Partners. In managing the Pooled "
+              "Fund its holder acts only as an officer of the Host Partner, as regulation 7(4) of the Regulations "
+              "requires"),
+    ("tbc", "The post of Pool Manager is [●: the Host Partner’s own, or held jointly by the Partners]."),
+])
+def test_the_pool_managers_post_is_stated_or_left_as_a_blank(base_copy, post, words):
+    edit(base_copy / POOL, "    party: council\n  monitoring:", f"    party: council\n  pool_manager_post: {post}\n  monitoring:")
+    assert words in text_of(base_copy, "pool")
