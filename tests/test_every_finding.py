@@ -69,3 +69,11 @@ def test_missing_monitoring_alone_names_one_regulation(tmp_path):
     got, found = findings(tmp_path, ("schedules/pool.yaml", "  monitoring: Monthly budget reports to the Joint Commissioning Board.\n", ""))
     assert got == [("S75-R7-3G", "pool.yaml", 31)], got
     assert found[0].message.startswith("reg 7(3)(g) requires:")
+
+
+def test_a_tbc_bcf_host_is_one_finding_that_says_why(tmp_path):
+    """A Better Care Fund host still tbc: S75-BCF-HOST (the money must be pooled from day one), not also S75-TBC."""
+    codes, _ = findings(tmp_path, ("schedules/pool.yaml", "kind: scheme\n", "kind: scheme\nbetter_care_fund: true\n"),
+                        ("schedules/pool.yaml", "  host_partner: council\n", "  host_partner: tbc\n"))
+    at_host = [c for c in codes if c[1] == "pool.yaml" and c[2] == 33]
+    assert at_host == [("S75-BCF-HOST", "pool.yaml", 33)], codes
