@@ -117,11 +117,11 @@ def test_dfg_is_passed_in_full_to_the_three_named_district_councils(document):
 
 def test_bcf_totals_are_computed_from_the_lines(document):
     # 31.2m + 22.8m (ICB) + 18m iBCF + 7.5m DFG (Council) in 2025-26. 2024-25 and the whole term wait for the
-    # Discharge Fund figures, so their totals are TBC, not a sum that leaves them out.
+    # Discharge Fund figures, so their totals are blanks, not a sum that leaves them out.
     assert re.search(r"2025-26 \| £25,500,000 \| £54,000,000 \| £79,500,000", document)
-    assert re.search(r"2024-25 \| TBC \| TBC \| TBC", document)
-    assert re.search(r"2024-25 to 2026-27 \| TBC \| TBC \| TBC", document)
-    assert f"{DISCHARGE} (grant to the Council) | Revenue | TBC | – | TBC" in document
+    assert re.search(r"2024-25 \| \[●\] \| \[●\] \| \[●\]", document)
+    assert re.search(r"2024-25 to 2026-27 \| \[●\] \| \[●\] \| \[●\]", document)
+    assert f"{DISCHARGE} (grant to the Council) | Revenue | [●] | – | [●]" in document
     # In 2024 the council grant is the improved Better Care Fund grant, not its 2025 successor.
     assert "(at the date of this Agreement, the improved Better Care Fund grant)" in document
 
