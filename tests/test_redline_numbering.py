@@ -33,13 +33,18 @@ KEPT = "Help people stay independent in their own homes."
 GONE = "Help carers to keep caring."
 
 
+def _pair(tmp_path: Path, side: str, text: str, replacement: str):
+    """OLD and NEW copies of the base agreement, one ``side`` of them edited once."""
+    versions = {name: tmp_path / name for name in ("old", "new")}
+    for folder in versions.values():
+        shutil.copytree(BASE, folder)
+    edit(versions[side] / "agreement.yaml", text, replacement)
+    return load_version(str(versions["old"])), load_version(str(versions["new"]))
+
+
 def _versions(tmp_path: Path):
     """OLD has two aims, NEW only the first: the last item of a list is deleted whole."""
-    old, new = tmp_path / "old", tmp_path / "new"
-    shutil.copytree(BASE, old)
-    shutil.copytree(BASE, new)
-    edit(old / "agreement.yaml", f"  - {KEPT}\n", f"  - {KEPT}\n  - {GONE}\n")
-    return load_version(str(old)), load_version(str(new))
+    return _pair(tmp_path, "old", f"  - {KEPT}\n", f"  - {KEPT}\n  - {GONE}\n")
 
 
 def _paragraphs(data: bytes) -> list[etree._Element]:
@@ -96,11 +101,7 @@ CHANGED_NEW = "Help people stay independent at home."
 
 def _changed_words(tmp_path: Path):
     """OLD and NEW differ by words inside one numbered list item: nothing is added or removed whole."""
-    old, new = tmp_path / "old", tmp_path / "new"
-    shutil.copytree(BASE, old)
-    shutil.copytree(BASE, new)
-    edit(new / "agreement.yaml", f"  - {CHANGED_OLD}\n", f"  - {CHANGED_NEW}\n")
-    return load_version(str(old)), load_version(str(new))
+    return _pair(tmp_path, "new", f"  - {CHANGED_OLD}\n", f"  - {CHANGED_NEW}\n")
 
 
 def test_changed_words_leave_the_paragraph_its_mark_and_its_number(tmp_path):
