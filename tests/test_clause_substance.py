@@ -193,6 +193,22 @@ def test_the_lead_bears_a_line_only_where_the_schedule_says_so(base_copy):
     assert "(a) Carers' support contract: the Council." in text_of(base_copy, "lead")
 
 
+def test_a_scheme_that_alone_follows_control_says_the_lead_does_not_bear_for_commissioning(base_copy):
+    """The framework shares overspends pro rata, so its clause has no lead rule; the scheme that follows control
+    states it itself."""
+    edit(base_copy / "agreement.yaml", "    model: own_overspend\n", "    model: proportional\n")
+    lead = base_copy / "schedules/lead.yaml"
+    set_block(lead, "risk_share", "risk_share:\n  model: own_overspend\n")
+    text = text_of(base_copy, "lead")
+    assert ("A Partner that commissions or provides the Services on behalf of another Partner does not by doing so "
+            "bear an Overspend on a line that the other Partner’s Contribution funds") in text
+    assert "(a) Carers' support contract: jointly commissioned." in text
+    # Where the framework itself follows control, its clause states the rule once for every scheme.
+    edit(base_copy / "agreement.yaml", "    model: proportional\n", "    model: own_overspend\n")
+    text = text_of(base_copy, "lead")
+    assert "(a) Carers' support contract: jointly commissioned." in text and "does not by doing so bear" not in text
+
+
 def test_a_commitment_beyond_the_contributions_binds_only_who_agreed_and_is_shared_by_contribution(base_copy):
     """Review B r4/r5 (Portsmouth BCF 2017 Sch 2 para 2.10): a group may authorise over-commitment and move money
     between schemes; the terms of reference send both to the risk schedule, which says who agrees and who bears it."""
