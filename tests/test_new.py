@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from assembler.build.pipeline import check_path
+from assembler.model import line_risk
 from assembler.check.scaffold import ARRANGEMENTS, default_commencement, financial_year
 from assembler.cli import cli
 from assembler.diagnostics import S75Error, UsageError
@@ -110,3 +112,17 @@ def test_default_commencement_is_the_next_first_of_april():
     assert default_commencement(date(2026, 12, 1)) == date(2027, 4, 1)
     assert default_commencement(date(2026, 3, 31)) == date(2026, 4, 1)
     assert default_commencement(date(2026, 4, 1)) == date(2027, 4, 1)
+
+
+def test_the_social_care_part_of_the_nhs_minimum_is_the_councils_risk(tmp_path):
+    """The NHS body pays it, but the council spends it on social care: the overspend is the council's."""
+    root = tmp_path / "a"
+    assert _new(tmp_path, "agreement", str(root), "--commencement", "2026-04-01").exit_code == 0
+    assert _new(tmp_path, "schedule", str(root), "bcf", "--arrangement", "pooled_fund", "--bcf").exit_code == 0
+    agreement = yaml.safe_load((root / "agreement.yaml").read_text(encoding="utf-8"))
+    kinds = {party["kind"]: party["key"] for party in agreement["parties"]}
+    council, nhs = kinds["unitary_council"], kinds["icb"]
+    schedule = yaml.safe_load((root / "schedules" / "bcf.yaml").read_text(encoding="utf-8"))
+    lines = {line["category"]: line for line in schedule["lines"]}
+    assert line_risk(lines["adult_social_care_minimum"], schedule) == council
+    assert line_risk(lines["nhs_minimum"], schedule) == nhs
