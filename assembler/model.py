@@ -427,7 +427,8 @@ def _schedule(data: Mapping, number: int, framework: Mapping, parties: Mapping[s
         "effective_risk_share": data.get("risk_share", framework["finance"]["risk_share"]),
         "effective_underspend": data.get("underspend", framework["finance"]["underspend"]),
         "capital_lines": tuple(l for l in data.get("lines", []) if l["type"] == "capital"),
-        "controllers": tuple(Record({"name": l["name"], "party": line_risk(l, data)}) for l in data.get("lines", [])),
+        "controllers": tuple(Record({"name": l["name"], "party": line_risk(l, data), "fund": l.get("fund")})
+                            for l in data.get("lines", [])),
         "money": money_table(data, partners),
     }
     computed["grand_total"] = total(t.total for t in computed["money"])

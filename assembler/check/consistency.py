@@ -126,6 +126,37 @@ def line_fund_matches_arrangements(ctx: Context):
 
 
 @rule
+def joint_lines_are_pooled(ctx: Context):
+    """An overspend is shared in proportion only on pooled money (review r6 B3-1).
+
+    A Non-Pooled Fund stays its holder's money, spent only by it, so its holder
+    bears its overspend (non-pooled-funds #risk): a joint line whose money is
+    aligned, or may yet be, would make one partner meet the other's overspend
+    on a budget it can neither spend nor control.
+    """
+    for doc in _schemes(ctx):
+        if "aligned_budget" not in _arrangements(doc):
+            continue
+        for i, line in enumerate(doc.data.get("lines", [])):
+            if line.get("spent_by") != "joint":
+                continue
+            fund = line.get("fund")
+            if fund == "aligned" or "pooled_fund" not in _arrangements(doc):
+                yield _at(doc, ("lines", i, "spent_by"), "S75-JOINT-ALIGNED",
+                          f"the line '{line['name']}' is jointly commissioned, so its overspend would be shared in "
+                          "proportion to contributions, but its money is an aligned budget, which each partner holds, "
+                          "spends and bears the overspend on alone",
+                          "name the partner that bears its overspend in spent_by:, or pool the line (fund: pooled)")
+            elif fund != "pooled":
+                yield _at(doc, ("lines", i, "spent_by"), "S75-JOINT-ALIGNED",
+                          f"the line '{line['name']}' is jointly commissioned, but the scheme also has aligned "
+                          "budgets and the line does not say it is pooled; the text shares its overspend in "
+                          "proportion only while its money is pooled",
+                          "say fund: pooled once the partners agree (or fund: aligned with spent_by: naming the "
+                          "partner that bears its overspend)", level=WARNING)
+
+
+@rule
 def host_only_for_pooled_money(ctx: Context):
     """Reg 7(4): a host partner and a pool manager exist only for a pooled fund."""
     for doc in ctx.schedules:
