@@ -6,7 +6,9 @@ kind allows (a council's common seal or its authorised officers, an NHS body's a
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 from assembler.build.output import build
@@ -73,3 +75,18 @@ def test_schedule_sign_off_names_every_partners_signatory():
     assert "This Schedule is signed off on behalf of each Partner to it by the officers below" in text
     assert "Chief Finance Officer of the CCG, NHS Portsmouth Clinical Commissioning Group" in s256
     assert "Director of Finance and Resources (section 151 officer), Portsmouth City Council" in s256
+
+
+def test_a_partys_signatories_are_kept_on_one_page(tmp_path):
+    """Review r6 B3-9: the ICB's second signatory fell alone on a page; every row of a party's signatories but the
+    last keeps with the next, so a page can break only between parties."""
+    out = tmp_path / "p.docx"
+    build(str(PORTSMOUTH), out)
+    xml = zipfile.ZipFile(io.BytesIO(out.read_bytes())).read("word/document.xml").decode("utf-8")
+    body = xml.split("Executed as a deed by NHS Hampshire and Isle of Wight", 1)[1]
+    tables = re.findall(r"<w:tbl>.*?</w:tbl>", body, flags=re.S)[:2]  # the ICB's two signatories
+    assert len(tables) == 2
+    first_last_row = re.findall(r"<w:tr>.*?</w:tr>", tables[0], flags=re.S)[-1]
+    second_last_row = re.findall(r"<w:tr>.*?</w:tr>", tables[1], flags=re.S)[-1]
+    assert "<w:keepNext/>" in first_last_row
+    assert "<w:keepNext/>" not in second_last_row

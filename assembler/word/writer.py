@@ -620,8 +620,9 @@ class _BodyWriter:
         if block.method in ("common_seal", "signatories"):
             if block.intro:
                 _text_run(self._paragraph("Execution Text"), clean(block.intro))
-            for role, person in block.lines:
-                self._signature_lines(tree.signature_lines(role, person))
+            # One party's signatories stay on one page with its words of execution (review r6 B3-9).
+            for n, (role, person) in enumerate(block.lines):
+                self._signature_lines(tree.signature_lines(role, person), keep_last=n < len(block.lines) - 1)
         elif block.method == "sign_off":
             if block.intro:
                 _text_run(self._paragraph("Table Caption"), clean(block.intro))
@@ -639,12 +640,13 @@ class _BodyWriter:
                                    f"signature block for {name!r} has unknown method {block.method!r}",
                                    "use common_seal, signatories or sign_off"))
 
-    def _signature_lines(self, lines: list[tuple[str, str]]) -> None:
-        """Label and dotted line (or the known value) for each row, kept together."""
+    def _signature_lines(self, lines: list[tuple[str, str]], keep_last: bool = False) -> None:
+        """Label and dotted line (or the known value) for each row, kept together (and with the next signatory's
+        lines when keep_last)."""
         widths = [LABEL_WIDTH.twips, LINE_WIDTH.twips]
         rows = []
         for r, (label, value) in enumerate(lines):
-            keep = r < len(lines) - 1
+            keep = keep_last or r < len(lines) - 1
             rows.append(_BODY_ROW
                         + self._cell(widths[0], label, keep=keep, style="Signature Text")
                         + self._cell(widths[1], clean(value) if value else SIGNING_LINE, keep=keep,
