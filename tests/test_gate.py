@@ -168,6 +168,17 @@ def test_an_empty_target_is_a_marked_blank_the_validator_and_the_gate_refuse(bas
     assert "[\u25cf: target]" in found[0].message
 
 
+def test_a_target_still_tbc_prints_the_marked_blank_not_tbc(base_copy):
+    """Review r6 (ICS Sch 1 para 13.1): "tbc" printed among "[●]" blanks; it is a blank like any other."""
+    edit(base_copy / "schedules" / "pool.yaml", "    target: 85% or more each quarter\n", "    target: tbc\n")
+    assembled = assemble_source(DirectorySource(str(base_copy)))
+    tables = [b for s in assembled.document.sections for b in s.blocks if isinstance(b, tree.Table)
+              and b.columns == ["Measure", "Target"]]
+    assert "[\u25cf: target]" in [row[1] for t in tables for row in t.rows]
+    assert "tbc" not in [row[1].lower() for t in tables for row in t.rows]
+    assert [d.code for d in gate_document(assembled.validation, assembled.document)] == ["S75-PLACEHOLDER"]
+
+
 def test_empty_means_none_in_a_deputy_or_email_column(base_copy):
     """The Trust gives no email, the Director of Operations has no deputy: neither is an empty cell to refuse."""
     document = assemble_source(DirectorySource(str(base_copy))).document

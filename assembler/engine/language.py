@@ -222,9 +222,13 @@ def partner_totals_table(schedule: Record, parties: dict) -> tree.Table:
 
 
 def _performance(context, _parties, _agreement) -> list:
-    # A measure without a target shows the marked blank a reader can see and a final build refuses.
-    rows = [[m.measure, str(m.get("target") or "").strip() or f"[{BLANK_MARK}: target]"]
-            for m in context["schedule"].get("performance", ())]
+    # A measure without a target, or with one still tbc, shows the marked blank a reader can see and a final build
+    # refuses: a draft never prints "tbc" among its "[●]" blanks (review r6 B2-1).
+    def target(m) -> str:
+        text = str(m.get("target") or "").strip()
+        return f"[{BLANK_MARK}: target]" if text.lower() in ("", "tbc") else text
+
+    rows = [[m.measure, target(m)] for m in context["schedule"].get("performance", ())]
     return [tree.Table(["Measure", "Target"], rows)]
 
 
