@@ -387,8 +387,8 @@ def test_a_group_shared_with_another_agreement_is_not_established_anew(tmp_path)
     group = "Better Care and Integrated Commissioning Service Partnership Management Group"
     assert "The Partners establish the following Governance Bodies" not in text
     assert (f"The {group} is a single joint group of the Partners that also acts under the Integrated Commissioning "
-            "Service Partnership Agreement made between them on [●: date of that agreement]. This Agreement does not "
-            "establish it anew.") in text
+            "Service Partnership Agreement between them dated [●: date of that agreement], as amended and restated on "
+            "[●: date of its amendment and restatement]. This Agreement does not establish it anew.") in text
     assert re.search(rf"The terms of reference of the {group} may be changed only by a variation of both this "
                      r"Agreement and the other agreement under which it acts, in the same terms .{0,80}A change made "
                      "under one of those agreements alone has no effect", text)
