@@ -90,8 +90,12 @@ def test_portsmouth_names_its_expected_successor_and_the_date_but_no_act_not_yet
     assert "is abolished during the Term" not in text
     # signed late, the successor signs in the CCG's place and adopts what was done before the transfer
     assert ("If this Agreement is signed on or after 1 July 2022, NHS Hampshire and Isle of Wight Integrated Care "
-            "Board signs it in place of NHS Portsmouth Clinical Commissioning Group, as its Successor. It is then a "
-            "party to this Agreement from the Commencement Date, and adopts and is bound by everything done") in text
+            "Board signs it in place of NHS Portsmouth Clinical Commissioning Group, as its Successor. This Agreement "
+            "then takes effect between NHS Hampshire and Isle of Wight Integrated Care Board and the other Partners as "
+            "from the Commencement Date, and NHS Hampshire and Isle of Wight Integrated Care Board adopts, and is bound "
+            "by, everything done") in text
+    # review r6 B3-5: the ICB is never said to be a party from a date before it existed
+    assert "is then a party" not in text and "a party to this Agreement from the Commencement Date" not in text
     # undated, so the agreement speaks at its commencement, 1 April 2022: before Royal Assent on 28 April 2022
     assert "Health and Care Act 2022" not in text
 
