@@ -148,3 +148,11 @@ def test_the_consultation_recital_is_one_sentence_of_who_was_consulted(base_copy
             "use community equipment and reablement services and Carers and carers' organisations, in a consultation "
             "that ended on 10 February 2017.") in text
     assert "Those consulted were" not in text
+
+
+def test_the_cabinet_authorised_the_execution_not_the_signing():
+    """Seed 000 para 2.1: the Chief Executive may agree final amendments and authorise the execution."""
+    text = _text(PORTSMOUTH)
+    assert ("authorised its Chief Executive to agree final amendments to this Agreement and to authorise its "
+            "execution in its final form") in text
+    assert "to agree final amendments to this Agreement and to complete it" not in text
