@@ -259,6 +259,27 @@ def test_haringey_older_people_leaves_lead_host_and_pool_manager_open_alike():
     assert "the Council. As regulation 7(4)" not in text
 
 
+def test_an_undecided_lead_gets_an_interim_rule_and_a_named_lead_does_not():
+    """Review r6 Haringey 1: lead commissioning from day one with no lead named would operate on nobody.
+
+    Until a Lead Commissioner is recorded each Partner commissions for itself; a named lead needs no such rule.
+    """
+    from assembler.engine.text import render_text
+
+    document = assemble_source(DirectorySource(str(_example("haringey-2016")))).document
+    section = next(s for s in document.sections if s.key == "older-people")
+    text = " ".join(render_text(replace(document, sections=[section])).split())
+    assert "Until the Partners record the Lead Commissioner by a variation under clause" in text
+    assert "each Partner commissions for itself the Services that serve its own Functions" in text
+    assert re.search(r"Until a Lead Commissioner is recorded, paragraph 9\.\d+ applies instead", text)
+    whole = " ".join(render_text(document).split())  # the other three led schemes name their lead
+    assert whole.count("The Lead Commissioner for the Scheme is") == 4
+    assert whole.count("Until the Partners record the Lead Commissioner") == 1
+    framework = " ".join(render_text(assemble_source(DirectorySource(str(_example("portsmouth-framework-2022")))).document).split())
+    assert "The Lead Commissioner for the Scheme is" in framework
+    assert "Until the Partners record the Lead Commissioner" not in framework
+
+
 def test_no_example_or_clause_cites_regulations_that_do_not_exist():
     """There are no "NHS Continuing Healthcare Regulations 2012": the rules are Part 6 of SI 2012/2996."""
     root = EXAMPLES[0].parent.parent
