@@ -62,6 +62,16 @@ def test_under_hand_attestation(base_copy):
     assert "deed" not in text
 
 
+def test_under_hand_with_a_council_seal_says_so_in_the_lead_in(base_copy):
+    """Review r6 Westshire 4: "signed by its authorised signatories" misdescribes a council that seals."""
+    edit(base_copy / "agreement.yaml", "approvals:", "executed_as: under_hand\napprovals:")
+    text = _execution_text(base_copy)
+    assert "executed on behalf of each Partner on the date written at the beginning of it, under its common seal or " \
+           "by its authorised signatories" in text
+    assert "has been signed on behalf of each Partner by its authorised signatories" not in text
+    assert "was affixed to this Agreement in the presence of" in text
+
+
 def test_council_deed_without_its_seal_is_signed_by_authorised_officers(base_copy):
     edit(base_copy / "agreement.yaml", "      method: common_seal", "      method: signatories")
     text = _execution_text(base_copy)
