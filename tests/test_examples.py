@@ -280,6 +280,17 @@ def test_an_undecided_lead_gets_an_interim_rule_and_a_named_lead_does_not():
     assert "Until the Partners record the Lead Commissioner" not in framework
 
 
+def test_a_cascade_top_up_needs_each_partners_written_agreement():
+    """Review r6 Haringey 5: step (c) must not oblige a Partner to top up an overspend without limit."""
+    from assembler.engine.text import render_text
+
+    text = " ".join(render_text(assemble_source(DirectorySource(str(_example("haringey-2016")))).document).split())
+    risk = text.split("RISK SHARE, OVERSPENDS AND UNDERSPENDS", 2)[-1].split("CAPITAL EXPENDITURE", 1)[0]
+    assert "Each Partner provides that funding only so far as it agrees in writing" in risk
+    assert "does not oblige a Partner to increase its Contribution" in risk
+    assert "including because a Partner does not agree to provide additional funding" in risk
+
+
 def test_no_example_or_clause_cites_regulations_that_do_not_exist():
     """There are no "NHS Continuing Healthcare Regulations 2012": the rules are Part 6 of SI 2012/2996."""
     root = EXAMPLES[0].parent.parent
