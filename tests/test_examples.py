@@ -291,6 +291,16 @@ def test_a_cascade_top_up_needs_each_partners_written_agreement():
     assert "including because a Partner does not agree to provide additional funding" in risk
 
 
+def test_haringey_monthly_reports_reach_a_governance_body():
+    """Review r6 Haringey 2 and seed 003 para 6.20: the group supports the Joint Executive Team; it is not a body."""
+    from assembler.engine.text import render_text
+
+    text = " ".join(render_text(assemble_source(DirectorySource(str(_example("haringey-2016")))).document).split())
+    assert text.count("each month to the Joint Executive Team, through the Joint Finance and Commissioning Group") == 5
+    assert "each month to the Joint Finance and Commissioning Group" not in text
+    assert "Group,." not in text and "Group,;" not in text
+
+
 def test_no_example_or_clause_cites_regulations_that_do_not_exist():
     """There are no "NHS Continuing Healthcare Regulations 2012": the rules are Part 6 of SI 2012/2996."""
     root = EXAMPLES[0].parent.parent

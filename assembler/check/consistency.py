@@ -272,6 +272,22 @@ def _too_often(body: dict, per_year: int) -> bool:
 
 
 @rule
+def reports_go_to_a_body_the_agreement_has(ctx: Context):
+    """A report sent to a group the agreement never constitutes has no one bound to receive it or act on it."""
+    bodies = _bodies(ctx)
+    known = {"partners", "nhs_england", *bodies, *(p["key"] for p in ctx.data["parties"])}
+    for doc in ctx.schedules:
+        monitoring = doc.data.get("management", {}).get("monitoring")
+        for i, item in enumerate(monitoring if isinstance(monitoring, list) else []):
+            if item["to"] not in known:
+                yield _at(doc, ("management", "monitoring", i, "to"), "S75-REPORT-TO",
+                          f"a report goes to '{item['to']}', which is not a governance body or party of this agreement",
+                          f"send it to a governance body ({', '.join(bodies) or 'none defined'}), partners, a "
+                          "party's key or nhs_england; a working group that serves a body goes in through:, or "
+                          "define the group under governance: bodies:", level=WARNING)
+
+
+@rule
 def bodies_meet_as_often_as_they_act(ctx: Context):
     """A body that receives monthly reports, or monitors monthly, meets at least monthly."""
     bodies = _bodies(ctx)

@@ -96,7 +96,7 @@ def agreement_terms(framework: YamlFile, schedules: Iterable[YamlFile], defined:
 
 
 _NAME_FIELDS = frozenset({"name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",
-                          "reviewed_by", "reports_to", "pass_through_to", "who", "to", "posts", "refer_to",
+                          "reviewed_by", "reports_to", "pass_through_to", "who", "to", "through", "posts", "refer_to",
                           "officer", "consulting"})
 
 
