@@ -35,7 +35,8 @@ def structured(tmp_path_factory) -> str:
 
 def test_reports_are_drafted_one_per_item(structured):
     assert ("(a) the Pool Manager must report each month to the Joint Commissioning Board on income and spending; "
-            "and (b) the Council must report each quarter to the Finance Subgroup.") in structured
+            "and (b) the Council must report each quarter to the Joint Commissioning Board, through the Finance "
+            "Subgroup, on activity.") in structured
 
 
 def test_review_names_the_body_month_timing_and_triggers(structured):

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from assembler.check.requirements import pending_reason
-from assembler.check.rules import Context, _at, rule
+from assembler.check.rules import _KEY_LIKE, Context, _at, rule
 from assembler.diagnostics import WARNING
 from assembler.model import Money, agreement_end, contributed, line_spender, parse_date, payment_by_year, total
 from assembler.resources import data_file
@@ -279,7 +279,7 @@ def reports_go_to_a_body_the_agreement_has(ctx: Context):
     for doc in ctx.schedules:
         monitoring = doc.data.get("management", {}).get("monitoring")
         for i, item in enumerate(monitoring if isinstance(monitoring, list) else []):
-            if item["to"] not in known:
+            if item["to"] not in known and not _KEY_LIKE.match(item["to"]):  # a mistyped key is S75-GOVREF's
                 yield _at(doc, ("management", "monitoring", i, "to"), "S75-REPORT-TO",
                           f"a report goes to '{item['to']}', which is not a governance body or party of this agreement",
                           f"send it to a governance body ({', '.join(bodies) or 'none defined'}), partners, a "
