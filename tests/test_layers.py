@@ -544,3 +544,13 @@ def test_the_southampton_house_wording_is_what_libreoffice_shows(tmp_path):
     # In the scheme schedule, Performance now follows Aims and outcomes.
     at = [i for i, (_, h) in enumerate(headings) if h == "Aims and outcomes"][-1]
     assert headings[at + 1] == (str(int(headings[at][0]) + 1), "Performance")
+
+
+def test_the_southampton_ladder_passes_over_a_step_already_taken():
+    """A Board deadlock referred as a Dispute does not start again with the officers (review r6 A, Southampton 3)."""
+    text = " ".join(_text(ROOT / "agreements" / "southampton-bcf-2017").split())
+    operational = re.search(r"(\d+\.\d+) Within five Working Days after the notice, the officers", text).group(1)
+    steps = re.search(r"(\d+\.\d+) If the Dispute is not resolved within ten Working Days", text).group(1)
+    assert (f"The meeting under clause {operational}, and any step under clause {steps}, is passed over if the "
+            "persons who would meet have already considered the Dispute and failed to resolve it, including as "
+            "members of a Governance Body that has referred it for resolution") in text
