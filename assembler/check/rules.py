@@ -970,18 +970,24 @@ _ISOLATES = {"\u2066": 1, "\u2067": 1, "\u2068": 1, "\u2069": -1}  # opened and 
 _ISOLATE_ANY = re.compile("[\u2066-\u2069]")
 
 
-def _strings(data: Any, path=()) -> Iterator[tuple[tuple, str, bool]]:
-    """(path, text, is a mapping key) for every string in ``data``."""
+def _strings(data: Any, path=()) -> list[tuple[tuple, str, bool]]:
+    """(path, text, is a mapping key) for every string in ``data``, gathered by plain recursion (see consistency.strings)."""
+    found: list[tuple[tuple, str, bool]] = []
+    _gather_strings(data, path, found)
+    return found
+
+
+def _gather_strings(data: Any, path: tuple, found: list) -> None:
     if isinstance(data, dict):
         for key, value in data.items():
             if isinstance(key, str):
-                yield path + (key,), key, True
-            yield from _strings(value, path + (key,))
+                found.append((path + (key,), key, True))
+            _gather_strings(value, path + (key,), found)
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            yield from _strings(value, path + (i,))
+            _gather_strings(value, path + (i,), found)
     elif isinstance(data, str):
-        yield path, data, False
+        found.append((path, data, False))
 
 
 def _invisible_problem(text: str, is_name: bool) -> str:
@@ -994,6 +1000,8 @@ def _invisible_problem(text: str, is_name: bool) -> str:
     direction isolates are allowed, and only in balanced pairs.
     """
     if is_name:
+        if text.isascii():
+            return ""  # no ASCII character is invisible formatting (category Cf)
         bad = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
         return _char_name(bad) if bad else ""
     override = _OVERRIDES.search(text)
