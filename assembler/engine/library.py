@@ -397,6 +397,9 @@ def default_library() -> Library:
 SENTINEL = re.compile("\ue000(\\d+)\ue001")
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
 class ValueSlots:
     """Values a template prints are parked here and replaced by a private token.
 
@@ -412,7 +415,7 @@ class ValueSlots:
             raise SecurityError(f"printing {type(value).__name__} objects is not allowed; print a value of the agreement")
         if isinstance(value, Money):
             value = format_money(value)
-        text = re.sub(r"\s+", " ", str(value))  # a value is one run of text
+        text = _WHITESPACE.sub(" ", str(value))  # a value is one run of text
         self.values.append(text)
         return Markup(f"\ue000{len(self.values) - 1}\ue001")
 

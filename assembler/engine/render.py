@@ -146,9 +146,12 @@ class Renderer:
             mark = _LINE_MARK.match(raw_line)
             if mark:
                 source_line = int(mark.group(1))
-            line = _LINE_MARK.sub("", raw_line).rstrip()
-            if not line.strip() or line.lstrip().startswith("#"):
-                if not line.strip():
+                raw_line = raw_line[mark.end():]
+            # Lines Jinja joined may hold further marks: they are dropped too.
+            line = (_LINE_MARK.sub("", raw_line) if "\ue002" in raw_line else raw_line).rstrip()
+            stripped = line.lstrip()
+            if not stripped or stripped.startswith("#"):
+                if not stripped:
                     finish()
                     current = None
                 continue

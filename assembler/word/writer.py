@@ -244,7 +244,7 @@ def _t_xml(text: str) -> str:
     """What python-docx's ``CT_R.add_t`` makes of ``text`` ("" for none)."""
     if not text:
         return ""
-    if len(text.strip()) < len(text):
+    if text[0].isspace() or text[-1].isspace():  # what strip() would take off
         return f'<w:t xml:space="preserve">{ooxml.xml_text(text)}</w:t>'
     return f"<w:t>{ooxml.xml_text(text)}</w:t>"
 
