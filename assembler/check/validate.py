@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from assembler.diagnostics import ERROR, WARNING, Diagnostic, sorted_diagnostics
 from assembler.source.folder import AgreementFiles, load_agreement
+from assembler.source.yamlfile import Recent, YamlFile
 from assembler.model import Record, build_agreement, with_defaults
 from assembler.check.requirements import requirement_findings
 from assembler.check.rules import Context, run_rules
@@ -80,10 +81,22 @@ def validate_files(files: AgreementFiles | None, findings, defined_terms: frozen
 
 
 def build_model(files: AgreementFiles) -> Record:
-    framework = with_defaults(files.framework.data, load_schema("framework"), _resolve)
-    schedules = [with_defaults(_inherit_on_expiry(doc.data, framework), load_schema("schedule"), _resolve)
+    framework = _defaulted(files.framework, (), lambda: with_defaults(files.framework.data, load_schema("framework"),
+                                                                      _resolve))
+    schedules = [_defaulted(doc, (files.framework.digest,), lambda doc=doc: with_defaults(
+                     _inherit_on_expiry(doc.data, framework), load_schema("schedule"), _resolve))
                  for doc in files.schedules]
     return build_agreement(framework, schedules)
+
+
+_DEFAULTED = Recent(256)  # files' data with the schema's defaults filled in (see Recent); shared, so never changed
+
+
+def _defaulted(doc: YamlFile, depends_on: tuple, fill):
+    """``fill()`` for ``doc``, once for the same bytes (a schedule's also depends on agreement.yaml's bytes)."""
+    if not doc.digest or not all(depends_on):
+        return fill()
+    return _DEFAULTED.get((doc.digest, doc.display, *depends_on), fill)
 
 
 def _inherit_on_expiry(schedule: dict, framework: dict) -> dict:
