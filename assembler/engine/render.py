@@ -92,12 +92,11 @@ class Renderer:
             return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
         plain: list[str] = []  # neighbouring plain text, joined into one Text so the tree stays small
-        # split() gives the text before each markup, then the markup's seven groups, and the text after the last.
-        pieces = _INLINE.split(text)
+        # split() gives the text before the first markup, then for each markup its seven groups and the text after it.
+        pieces = iter(_INLINE.split(text))
         values = slots.values
-        for at in range(0, len(pieces) - 1, _GROUPS + 1):
-            plain.append(pieces[at])
-            term, shown, schedule_ref, ref_key, sign, blank, slot = pieces[at + 1:at + _GROUPS + 1]
+        plain.append(next(pieces))
+        for term, shown, schedule_ref, ref_key, sign, blank, slot, after in zip(*[pieces] * (_GROUPS + 1)):
             if term is not None:
                 part = tree.TermUse(term.strip(), (shown or term).strip())
             elif ref_key is not None:
@@ -106,13 +105,13 @@ class Renderer:
                 part = tree.Blank(blank.strip(), signing=bool(sign))
             else:
                 plain.append(values[int(slot)])
+                plain.append(after)
                 continue
             joined = "".join(plain)
             if joined:
                 parts.append(tree.Text(joined))
-            plain = []
+            plain = [after]
             parts.append(part)
-        plain.append(pieces[-1])
         joined = "".join(plain)
         if joined:
             parts.append(tree.Text(joined))
