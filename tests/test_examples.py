@@ -76,6 +76,21 @@ def test_a_build_after_an_edit_in_the_same_process_reads_the_edit(base_copy, tmp
     assert any(d.code == "S75-ENUM" and d.location.file.endswith("lead.yaml") for d in failed.value.diagnostics)
 
 
+def test_a_schedule_inherits_an_edited_agreement_yaml_in_the_same_process(base_copy):
+    """A schedule's defaults are kept by its own bytes and agreement.yaml's: the underspend rule it inherits follows an edit."""
+    pool = base_copy / "schedules" / "pool.yaml"
+    pool.write_text(pool.read_text(encoding="utf-8") + "underspend:\n  treatment: carry_forward\n", encoding="utf-8")
+
+    def on_expiry() -> str:
+        agreement = validate_source(DirectorySource(str(base_copy))).agreement
+        return next(s for s in agreement.schedules if s.key == "pool").effective_underspend.on_expiry
+
+    assert on_expiry() == "pro_rata"
+    edit(base_copy / "agreement.yaml", "    treatment: return_to_contributor\n",
+         "    treatment: return_to_contributor\n    on_expiry: return_to_contributor\n")
+    assert on_expiry() == "return_to_contributor"
+
+
 @pytest.fixture(scope="module")
 def pdf_text(built, tmp_path_factory):
     _need_libreoffice()
