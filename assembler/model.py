@@ -404,12 +404,24 @@ def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[R
     routes = {"held_by_commissioner": "held", "reimbursed": "reimbursed", "paid_by_pool_manager": "paid"}
     found = []
     for line in data.get("lines", []):
+        if line.get("fund") == "aligned":
+            continue
         # Only a commissioner the line names: who merely paid for a line does not show who pays its providers.
-        party = line.get("spent_by") or line.get("lead")
-        if party in (None, host) or party not in parties or line.get("fund") == "aligned":
+        # A joint line names who lets its contracts by its `lead`; without one, each contributor other than the
+        # host may let contracts for its own share, so each NHS contributor's own share takes the held route.
+        spender = line.get("spent_by")
+        if spender == "joint" and not line.get("lead"):
+            payers = sorted({p for year in (line.get("contributions") or {}).values() for p in (year or {})})
+            for party in payers:
+                if party != host and party in parties and (chosen or parties[party]["is_nhs"]):
+                    route = routes[chosen] if chosen else "held"
+                    found.append(Record({"name": line["name"], "party": party, "route": route, "own_share": True}))
+            continue
+        party = line.get("lead") if spender == "joint" else (spender or line.get("lead"))
+        if party in (None, host) or party not in parties:
             continue
         route = routes[chosen] if chosen else ("held" if parties[party]["is_nhs"] else "paid")
-        found.append(Record({"name": line["name"], "party": party, "route": route}))
+        found.append(Record({"name": line["name"], "party": party, "route": route, "own_share": False}))
     return tuple(found)
 
 

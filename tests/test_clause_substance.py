@@ -465,8 +465,87 @@ def test_an_nhs_commissioner_holds_its_own_bcf_line_and_accounts_to_the_pool_man
     held = text[text.index("which holds its own Contribution"):][:1400]
     assert "NHS commissioned out-of-hospital services: the ICB." in held
     assert "Adult social care services" not in held
-    assert "every amount it properly pays counts as its Contribution to the Pooled Fund for that line" in held
+    assert "Its Contribution to the line is the amount shown for it in the table, not the amount it spends." in held
     assert "The Pool Manager must account for those payments as expenditure of the Pooled Fund" in held
+
+
+def test_an_unspent_held_line_stays_in_the_pool_and_the_nhs_minimum_is_never_returned(westshire):
+    """Review r6 W1: what the ICB does not spend of the line it holds is paid to the host or carried forward, and
+    neither clause 12's return of underspends nor the schedule lets the NHS minimum fall below the minimum."""
+    text = text_of(westshire)
+    bcf = text_of(westshire, "bcf")
+    assert "Any part of that Contribution not spent by the end of a Financial Year remains part of the Pooled Fund: " \
+           "the Partner must pay it to the Host Partner within 30 days after the end of that year, unless the " \
+           "Governance Body that oversees the Scheme decides before then that it is carried forward on the line" in bcf
+    assert re.search(r"Whatever clause \d+\.\d+ or this Schedule says about Underspends, no part of the Minimum NHS "
+                     r"Contribution is returned to the NHS body that paid it, or leaves the Pooled Fund", bcf), bcf
+    assert "No rule in this clause returns any part of the Minimum NHS Contribution to the Better Care Fund" in text
+
+
+def test_a_non_bcf_agreement_has_no_nhs_minimum_rule(base_copy):
+    assert "Minimum NHS Contribution" not in text_of(base_copy)
+
+
+SOUTHAMPTON = Path(__file__).resolve().parent.parent / "agreements" / "southampton-bcf-2017"
+
+
+@pytest.fixture
+def southampton(tmp_path) -> Path:
+    """A copy of the Southampton example beside a copy of its house clause library."""
+    shutil.copytree(SOUTHAMPTON.parent / "southampton-house-clauses", tmp_path / "southampton-house-clauses")
+    return Path(shutil.copytree(SOUTHAMPTON, tmp_path / "southampton-bcf-2017"))
+
+
+def test_an_nhs_partner_holds_its_own_share_of_a_joint_line_it_lets_contracts_for(southampton):
+    """Review r6 S1: the CCG's share of the jointly commissioned lines is not paid to the Council host; the CCG keeps
+    what its own contracts need and pays the rest in. A joint line whose `lead` is the CCG is held by it whole."""
+    root = southampton
+    bcf = text_of(root, "bcf")
+    assert "Clusters: the CCG, for its own share of this jointly commissioned line;" in bcf
+    assert "keeps under paragraph" in bcf and "only the part of its Contribution to the line that is to be spent " \
+                                               "under the contracts it lets for the line" in bcf
+    edit(root / "schedules" / "bcf.yaml", "    name: Clusters\n    type: revenue\n",
+         "    name: Clusters\n    type: revenue\n    lead: ccg\n")
+    bcf = text_of(root, "bcf")
+    assert "Clusters: the CCG;" in bcf and "Carers: the CCG, for its own share" in bcf
+
+
+def test_a_joint_line_led_by_the_host_is_not_held(southampton):
+    root = southampton
+    edit(root / "schedules" / "bcf.yaml", "    name: Clusters\n    type: revenue\n",
+         "    name: Clusters\n    type: revenue\n    lead: council\n")
+    assert "Clusters: the CCG" not in text_of(root, "bcf")
+
+
+@pytest.mark.parametrize("basis, words", [
+    (None, "are provided under these arrangements, as section 75(2)(d) of the NHS Act allows"),
+    ("section_113", "are placed at the other Partner’s disposal under an agreement under section 113 of the Local "
+                    "Government Act 1972"),
+])
+def test_contracts_are_let_in_a_partners_name_and_shared_staff_act_on_a_stated_basis(southampton, basis, words):
+    """Review r6 S2: where each Partner exercises only its own Functions, the schedule says in whose name contracts
+    are let, that a joint decision is each Partner's own, and on what basis staff of one act for the other."""
+    root = southampton
+    if basis:
+        edit(root / "schedules" / "bcf.yaml", "  accommodation: Each Partner provides",
+             f"  staff_basis: {basis}\n  accommodation: Each Partner provides")
+    bcf = text_of(root, "bcf")
+    assert "Each contract for the Scheme is let in the name of the Partner whose Functions it serves" in bcf
+    assert "the members for each Partner decide it for that Partner alone" in bcf
+    assert words in bcf
+
+
+def test_light_wording_of_r6(westshire):
+    """Review r6 W3-W5: no 'controls' for a lead's lines, no 'without change' before designations, the execution
+    lead-in describes the seal, the body's own post-termination duties add to the default ones, assets at book value."""
+    text = text_of(westshire)
+    assert "lines of the Scheme that the ICB commissions as Lead Commissioner, paid over to it" in text
+    assert "that the ICB controls" not in text and "without change" not in text
+    assert "This Agreement has been executed by Westshire County Council under its common seal and signed on behalf " \
+           "of NHS Westshire Integrated Care Board by its authorised signatories" in text
+    assert re.search(r"In addition to paragraph \d+\.\d+, after termination the Westshire Joint Commissioning Board "
+                     r"must:", text)
+    assert "its share of their net book value in its accounts at that date" in text
 
 
 @pytest.mark.parametrize("route, present, absent", [
