@@ -225,6 +225,7 @@ COMPUTED = {
     "Money": ("amount", "is_tbc"),
     "payment": ("by_year", "flat", "is_contribution"),
     "payment year": ("year", "amount"),
+    "commissioner line": ("name", "party", "route", "own_share"),
 }
 
 

@@ -15,7 +15,7 @@ from assembler.engine.text import render_text
 from assembler.source.folder import DirectorySource
 from tests.test_cases import CASES, materialise
 
-SAME = "Contribution in that Financial Year to the lines of the Scheme that the Council controls"
+SAME = "Contribution in that Financial Year to the lines of the Scheme that the Council provides"
 
 
 def _text(case: str, tmp_path: Path) -> str:
