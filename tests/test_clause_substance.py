@@ -479,7 +479,8 @@ def test_an_unspent_held_line_stays_in_the_pool_and_the_nhs_minimum_is_never_ret
            "Governance Body that oversees the Scheme decides before then that it is carried forward on the line" in bcf
     assert re.search(r"Whatever clause \d+\.\d+ or this Schedule says about Underspends, no part of the Minimum NHS "
                      r"Contribution is returned to the NHS body that paid it, or leaves the Pooled Fund", bcf), bcf
-    assert "No rule in this clause returns any part of the Minimum NHS Contribution to the Better Care Fund" in text
+    assert "No rule in this clause returns to an NHS body any part of the minimum contribution that the NHS bodies " \
+           "must make to the Better Care Fund" in text
 
 
 def test_a_non_bcf_agreement_has_no_nhs_minimum_rule(base_copy):
