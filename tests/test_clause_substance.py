@@ -542,8 +542,6 @@ def test_light_wording_of_r6(westshire):
     text = text_of(westshire)
     assert "lines of the Scheme that the ICB commissions as Lead Commissioner, paid over to it" in text
     assert "that the ICB controls" not in text and "without change" not in text
-    assert "This Agreement has been executed by Westshire County Council under its common seal and signed on behalf " \
-           "of NHS Westshire Integrated Care Board by its authorised signatories" in text
     assert re.search(r"In addition to paragraph \d+\.\d+, after termination the Westshire Joint Commissioning Board "
                      r"must:", text)
     assert "its share of their net book value in its accounts at that date" in text
