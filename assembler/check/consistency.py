@@ -468,6 +468,19 @@ def bcf_runs_with_the_agreement(ctx: Context):
 
 
 @rule
+def nhs_minimum_only_in_the_bcf(ctx: Context):
+    """The NHS minimum is the Better Care Fund's: a promise to keep it means nothing in any other scheme."""
+    for doc in _schemes(ctx):
+        variation = (doc.data.get("contributions") or {}).get("variation")
+        if isinstance(variation, dict) and variation.get("keep_nhs_minimum") and not doc.data.get("better_care_fund"):
+            yield _at(doc, ("contributions", "variation", "keep_nhs_minimum"), "S75-NHS-MINIMUM",
+                      "keep_nhs_minimum is set, but this schedule is not the Better Care Fund, which is the only "
+                      "scheme with a Minimum NHS Contribution",
+                      "add better_care_fund: true if this is the Better Care Fund scheme, or remove "
+                      "keep_nhs_minimum")
+
+
+@rule
 def scheme_notice_within_agreement(ctx: Context):
     agreement_notice = ctx.data.get("termination", {}).get("notice_months")
     if agreement_notice is None:
