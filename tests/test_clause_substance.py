@@ -327,9 +327,7 @@ NO_DELEGATION = "No Partner spends another Partner’s Contribution or exercises
 @pytest.fixture
 def haringey(tmp_path) -> Path:
     """A copy of the Haringey 2016 example, whose schemes are lead-commissioned and aligned before they are pooled."""
-    root = tmp_path / "haringey"
-    shutil.copytree(HARINGEY, root)
-    return root
+    return Path(shutil.copytree(HARINGEY, tmp_path / "haringey"))
 
 
 def test_lead_commissioning_runs_during_an_aligned_phase_and_the_lead_is_put_in_funds(haringey):
@@ -413,9 +411,8 @@ CEOS = "          - the Chief Executive of the Council and the Chief Executive o
 
 @pytest.fixture
 def westshire(tmp_path) -> Path:
-    root = tmp_path / "westshire"
-    shutil.copytree(WESTSHIRE, root)
-    return root
+    """A copy of the unseen Westshire 2024 agreement."""
+    return Path(shutil.copytree(WESTSHIRE, tmp_path / "westshire"))
 
 
 def _ladder(root: Path) -> str:
