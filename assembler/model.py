@@ -397,7 +397,10 @@ def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[R
     """Pooled lines commissioned by a partner other than the host, each with how its money moves (its `route`):
     held (the commissioner keeps its own contribution and pays its providers, as pool spending), reimbursed (the
     pool manager repays it) or paid (the pool manager pays its providers). Unless the schedule chooses, an NHS
-    commissioner holds its own: its contracts are paid through its own ledger, not the council's."""
+    commissioner holds its own: its contracts are paid through its own ledger, not the council's. A jointly
+    commissioned line is different: its overspend is shared across the whole line, which is coherent only if its
+    money is pooled, so a partner holds its own share of one only where the schedule chooses a route (review r7 B,
+    Portsmouth 2022)."""
     host = (data.get("management") or {}).get("host_partner")
     if "pooled_fund" not in data.get("arrangements", ()) or host not in parties:
         return ()
@@ -408,15 +411,15 @@ def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[R
         if line.get("fund") == "aligned":
             continue
         # Only a commissioner the line names: who merely paid for a line does not show who pays its providers.
-        # A joint line names who lets its contracts by its `lead`; without one, each contributor other than the
-        # host may let contracts for its own share, so each NHS contributor's own share takes the held route.
+        # A joint line names who lets its contracts by its `lead`; without one, and only where the schedule
+        # chooses a route, each contributor other than the host lets contracts for its own share.
         spender = line.get("spent_by")
         if spender == "joint" and not line.get("lead"):
             payers = sorted({p for year in (line.get("contributions") or {}).values() for p in (year or {})})
             for party in payers:
-                if party != host and party in parties and (chosen or parties[party]["is_nhs"]):
-                    route = routes[chosen] if chosen else "held"
-                    found.append(Record({"name": line["name"], "party": party, "route": route, "own_share": True}))
+                if chosen and party != host and party in parties:
+                    found.append(Record({"name": line["name"], "party": party, "route": routes[chosen],
+                                         "own_share": True}))
             continue
         party = line.get("lead") if spender == "joint" else (spender or line.get("lead"))
         if party in (None, host) or party not in parties:
