@@ -474,10 +474,12 @@ def test_an_unspent_held_line_stays_in_the_pool_and_the_nhs_minimum_is_never_ret
     assert "Any part of that Contribution not spent by the end of a Financial Year remains part of the Pooled Fund: " \
            "the Partner must pay it to the Host Partner within 30 days after the end of that year, unless the " \
            "Governance Body that oversees the Scheme decides before then that it is carried forward on the line" in bcf
-    assert re.search(r"Whatever clause \d+\.\d+ or this Schedule says about Underspends, no part of the Minimum NHS "
-                     r"Contribution is returned to the NHS body that paid it, or leaves the Pooled Fund", bcf), bcf
-    assert "No rule in this clause returns to an NHS body any part of the minimum contribution that the NHS bodies " \
-           "must make to the Better Care Fund" in text
+    # ...while the scheme lasts: when it ends for good, the balance is settled as clause 12 says (review r7 A)
+    assert re.search(r"While the Scheme continues, whatever clause \d+\.\d+ or this Schedule says about Underspends, "
+                     r"no part of the Minimum NHS Contribution is returned to the NHS body that paid it, or leaves the "
+                     r"Pooled Fund", bcf), bcf
+    assert "While the Better Care Fund arrangement continues, no rule in this clause returns to an NHS body any part " \
+           "of the minimum contribution that the NHS bodies must make to the Better Care Fund" in text
 
 
 def test_a_non_bcf_agreement_has_no_nhs_minimum_rule(base_copy):
@@ -568,3 +570,18 @@ def test_the_schedule_can_choose_another_route_for_a_commissioners_line(westshir
 def test_the_pool_managers_post_is_stated_or_left_as_a_blank(base_copy, post, words):
     edit(base_copy / POOL, "    party: council\n  monitoring:", f"    party: council\n  pool_manager_post: {post}\n  monitoring:")
     assert words in text_of(base_copy, "pool")
+
+
+def test_a_joint_line_is_pooled_unless_the_schedule_chooses_to_hold_shares(southampton):
+    """Review r7 B (Portsmouth 2022): an overspend on a joint line is shared across the whole line, so by default
+    its money is pooled; a partner that holds its own share under a chosen route bears the overspend on what it
+    pays from it, and the proportional share applies only to the pooled part."""
+    bcf = text_of(southampton, "bcf")
+    assert "It bears any Overspend on the contracts it pays for from the part it holds, and the sharing of an " \
+           "Overspend on a jointly commissioned line in proportion to Contributions applies only to the part of " \
+           "the line paid into the Pooled Fund." in bcf
+    assert "the part agreed for the previous Financial Year or, in the first, none of it" in bcf
+    edit(southampton / "schedules" / "bcf.yaml", "  commissioner_lines: held_by_commissioner\n", "")
+    bcf = text_of(southampton, "bcf")
+    assert "for its own share of this jointly commissioned line" not in bcf
+    assert "It bears any Overspend on the contracts it pays for from the part it holds" not in bcf
