@@ -577,11 +577,14 @@ def test_a_joint_line_is_pooled_unless_the_schedule_chooses_to_hold_shares(south
     its money is pooled; a partner that holds its own share under a chosen route bears the overspend on what it
     pays from it, and the proportional share applies only to the pooled part."""
     bcf = text_of(southampton, "bcf")
-    assert "It bears any Overspend on the contracts it pays for from the part it holds, and the sharing of an " \
-           "Overspend on a jointly commissioned line in proportion to Contributions applies only to the part of " \
-           "the line paid into the Pooled Fund." in bcf
-    assert "the part agreed for the previous Financial Year or, in the first, none of it" in bcf
+    assert "It bears any Overspend, and keeps in the Pooled Fund for the line any Underspend, on the part it " \
+           "holds. The sharing of an Overspend or Underspend on a jointly commissioned line in proportion to " \
+           "Contributions applies only to the part of the line paid into the Pooled Fund, in proportion to what " \
+           "each Partner paid into the Pooled Fund for it." in bcf
+    # the first year has no earlier split to fall back on: what the contracts actually cost (review r8 A)
+    assert "the part agreed for the previous Financial Year or, for the first, what it pays or commits under " \
+           "those contracts in that year" in bcf
     edit(southampton / "schedules" / "bcf.yaml", "  commissioner_lines: held_by_commissioner\n", "")
     bcf = text_of(southampton, "bcf")
     assert "for its own share of this jointly commissioned line" not in bcf
-    assert "It bears any Overspend on the contracts it pays for from the part it holds" not in bcf
+    assert "on the part it holds" not in bcf
