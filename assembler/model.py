@@ -326,13 +326,14 @@ def line_spender(line: Mapping, data: Mapping) -> str | None:
     This is where money flows, not who bears an overspend (line_risk): a lead
     commissioner spends the money the other partner pays it for the line.
     """
-    if line.get("spent_by") == "tbc":  # the partners have still to say: never guessed from who pays
+    spent_by = line.get("spent_by")
+    if spent_by == "tbc":  # the partners have still to say: never guessed from who pays
         return None
-    named = [line.get("spent_by"), line.get("lead"), (data.get("lead_commissioning") or {}).get("lead"),
-             (data.get("integrated_provision") or {}).get("provider")]
-    for key in named:
-        if key not in (None, JOINT, "tbc"):
-            return key
+    if spent_by not in (None, JOINT):
+        return spent_by
+    commissioner = _commissioned_by(line, data)
+    if commissioner is not None:
+        return commissioner
     payers = _payers(line)
     return payers.pop() if len(payers) == 1 else None
 
@@ -414,14 +415,13 @@ def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[R
         # A joint line names who lets its contracts by its `lead`; without one, and only where the schedule
         # chooses a route, each contributor other than the host lets contracts for its own share.
         spender = line.get("spent_by")
-        if spender == "joint" and not line.get("lead"):
-            payers = sorted({p for year in (line.get("contributions") or {}).values() for p in (year or {})})
-            for party in payers:
+        if spender == JOINT and not line.get("lead"):
+            for party in sorted(_payers(line)):
                 if chosen and party != host and party in parties:
                     found.append(Record({"name": line["name"], "party": party, "route": routes[chosen],
                                          "own_share": True}))
             continue
-        party = line.get("lead") if spender == "joint" else (spender or line.get("lead"))
+        party = line.get("lead") if spender == JOINT else (spender or line.get("lead"))
         if party in (None, host) or party not in parties:
             continue
         route = routes[chosen] if chosen else ("held" if parties[party]["is_nhs"] else "paid")
