@@ -304,7 +304,7 @@ def money_table(data: Mapping, partners: list[str]) -> tuple[Record, ...]:
 JOINT = "joint"  # spent_by: the partners that fund a line commission it together and share its risk
 
 
-def _payers(line: Mapping) -> set[str]:
+def line_payers(line: Mapping) -> set[str]:
     """The partners that put money (or a sum still tbc) into a line in some year."""
     return {p for amounts in line.get("contributions", {}).values() if isinstance(amounts, Mapping)
             for p, amount in amounts.items() if str(amount) not in ("0", "0.0", "0.00")}
@@ -334,7 +334,7 @@ def line_spender(line: Mapping, data: Mapping) -> str | None:
     commissioner = _commissioned_by(line, data)
     if commissioner is not None:
         return commissioner
-    payers = _payers(line)
+    payers = line_payers(line)
     return payers.pop() if len(payers) == 1 else None
 
 
@@ -354,7 +354,7 @@ def line_risk(line: Mapping, data: Mapping) -> str | None:
         return None
     if spent_by is not None:
         return spent_by
-    payers = _payers(line)
+    payers = line_payers(line)
     if len(payers) == 1:
         return payers.pop()
     return JOINT if payers and _commissioned_by(line, data) is not None else None
@@ -416,7 +416,7 @@ def _commissioner_lines(data: Mapping, parties: Mapping[str, Record]) -> tuple[R
         # chooses a route, each contributor other than the host lets contracts for its own share.
         spender = line.get("spent_by")
         if spender == JOINT and not line.get("lead"):
-            for party in sorted(_payers(line)):
+            for party in sorted(line_payers(line)):
                 if chosen and party != host and party in parties:
                     found.append(Record({"name": line["name"], "party": party, "route": routes[chosen],
                                          "own_share": True}))

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from assembler.check.requirements import pending_reason
-from assembler.check.rules import _KEY_LIKE, Context, _at, rule
+from assembler.check.rules import _KEY_LIKE, Context, _at, _strings, rule
 from assembler.diagnostics import WARNING
 from assembler.model import Money, agreement_end, contributed, line_spender, parse_date, payment_by_year, total
 from assembler.resources import data_file
@@ -48,25 +48,8 @@ def found(phrases, text: str) -> list[tuple[int, str]]:
 
 
 def strings(data: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
-    """Every text value under ``data`` with its path, in document order.
-
-    Gathered into one list by plain recursion: a chain of generators
-    resumed every value at every level was a tenth of validation's time.
-    """
-    found: list[tuple[tuple, str]] = []
-    _gather(data, path, found)
-    return found
-
-
-def _gather(data: Any, path: tuple, found: list) -> None:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            _gather(value, path + (key,), found)
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            _gather(value, path + (i,), found)
-    elif isinstance(data, str):
-        found.append((path, data))
+    """Every text value under ``data`` (not its keys) with its path, in document order."""
+    return [(where, text) for where, text, _ in _strings(data, path, keys=False)]
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:
