@@ -377,11 +377,16 @@ def test_two_builds_are_byte_identical(tmp_path):
 
 def _odd_text_document() -> tree.Document:
     """The synthetic agreement plus text lxml escapes or writes in its own way: breaks, a carriage
-    return, markup characters, empty runs, empty cells."""
+    return, markup characters, empty runs, empty cells, and contents entries holding them (a heading
+    with markup, a schedule title of two lines)."""
     document = synthetic()
+    document.sections[1].blocks.append(P([T("Text.")], level=1, heading=" Odd & <heading> \r\x01 ", number="10"))
+    document.sections.insert(-1, tree.Section("schedule", "Odd & <title>\nsecond line", [], key="odd", number="3"))
     document.sections[1].blocks.append(P([T("tab\there, line\nbreak, return\rhere, & < > \" ' ]]> &amp;"),
                                           T("", bold=True), T("")], level=0))
     document.sections[1].blocks.append(P([T("")], level=1, heading="", number="9"))
+    for alone in ("Smith & Sons", "a < b", "b > a", "bell\x07", "\x01", " spaced ", "\rreturn"):  # one at a time
+        document.sections[1].blocks.append(P([T(alone)], level=0))
     document.sections[2].blocks.append(tree.Table(["", "Empty"], [["", ""], ["\t", "\r\n"]]))
     return document
 

@@ -339,13 +339,22 @@ def append_field(p: etree._Element, instr: str, result: str, rpr: etree._Element
 
 def field_xml(instr: str, result: str) -> str:
     """``field_runs(instr, result)`` (no run properties) as XML text."""
-    return (
-        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-        f'<w:r><w:instrText xml:space="preserve"> {xml_text(instr)} </w:instrText></w:r>'
-        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
-        f'<w:r><w:t xml:space="preserve">{xml_text(result)}</w:t></w:r>'
-        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
-    )
+    return _field_begin_xml(instr) + _text_run_xml(result) + _FIELD_END
+
+
+def _field_begin_xml(instr: str) -> str:
+    """A field's begin, instruction and separate runs, as XML text."""
+    return ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            f'<w:r><w:instrText xml:space="preserve"> {xml_text(instr)} </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r>')
+
+
+def _text_run_xml(text: str) -> str:
+    """``text_run(text)`` as XML text."""
+    return f'<w:r><w:t xml:space="preserve">{xml_text(text)}</w:t></w:r>'
+
+
+_FIELD_END = '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
 
 
 def ref_instr(bookmark: str) -> str:
@@ -366,40 +375,36 @@ class TocEntry:
     page: str = ""
 
 
-def toc_paragraphs(entries: list[TocEntry], style_id: str) -> list[etree._Element]:
-    """The TOC field as paragraphs whose cached result lists ``entries``.
+def toc_xml(entries: list[TocEntry], style_id: str) -> bytes:
+    """The TOC field as paragraphs whose cached result lists ``entries``, as XML text.
 
     Each entry links to its heading. Page numbers are only known after
     layout, so an entry without ``page`` has no leader or PAGEREF: readers
     that show cached results (LibreOffice, PDF export) get a clean list, and
     Word rebuilds the whole table, with pages, when it updates fields.
+    The field begins in the first paragraph and ends in the last. Written
+    as text in the form lxml writes, like the body, and spliced in with it.
     """
-    paras: list[etree._Element] = []
     lines = entries or [TocEntry("", "Contents: update fields to build this table.", "")]
+    ppr = f'<w:p><w:pPr><w:pStyle w:val="{xml_attr(style_id)}"/></w:pPr>'
+    paras = []
     for entry in lines:
-        p = el("w:p")
-        child(_ppr(p), "w:pStyle", val=style_id)
-        paras.append(p)
-        link = child(p, "w:hyperlink", anchor=entry.bookmark, history="1") if entry.bookmark else p
+        xml = ppr + (_TOC_BEGIN if not paras else "")
+        if entry.bookmark:
+            xml += f'<w:hyperlink w:anchor="{xml_attr(entry.bookmark)}" w:history="1">'
         if entry.number:
-            link.append(text_run(entry.number))
-            child(child(link, "w:r"), "w:tab")
-        for i, line in enumerate(entry.text.split("\n")):
-            if i:
-                child(child(link, "w:r"), "w:br")
-            link.append(text_run(line))
+            xml += _text_run_xml(entry.number) + "<w:r><w:tab/></w:r>"
+        xml += "<w:r><w:br/></w:r>".join(_text_run_xml(line) for line in entry.text.split("\n"))
         if entry.bookmark and entry.page:
-            child(child(link, "w:r"), "w:tab")
-            for run in field_runs(f"PAGEREF {entry.bookmark} \\h", entry.page):
-                link.append(run)
-    begin = field_runs(TOC_INSTR, "")[:3]
-    ppr = paras[0].find(qn("w:pPr"))
-    for run in reversed(begin):
-        ppr.addnext(run)
-    end = el("w:r")
-    child(end, "w:fldChar", fldCharType="end")
-    paras[-1].append(end)
-    return paras
+            xml += "<w:r><w:tab/></w:r>" + field_xml(f"PAGEREF {entry.bookmark} \\h", entry.page)
+        if entry.bookmark:
+            xml += "</w:hyperlink>"
+        paras.append(xml)
+    paras[-1] += _FIELD_END
+    return ("</w:p>".join(paras) + "</w:p>").encode("utf-8")
+
+
+_TOC_BEGIN = _field_begin_xml(TOC_INSTR)
 
 
 def fill_toc_pages(docx: bytes, pages: list[str]) -> bytes | None:
@@ -450,13 +455,15 @@ def find_toc_paragraph(body: etree._Element) -> etree._Element | None:
     return None
 
 
-def replace_toc(body: etree._Element, entries: list[TocEntry], style_id: str) -> bool:
-    """Swap the template's placeholder TOC paragraph for one listing ``entries``."""
+TOC_MARKER = b"<?s75-toc ?>"  # where toc_xml's paragraphs go in document.xml
+
+
+def mark_toc(body: etree._Element) -> bool:
+    """Swap the template's placeholder TOC paragraph for the marker its entries will replace."""
     old = find_toc_paragraph(body)
     if old is None:
         return False
-    for p in toc_paragraphs(entries, style_id):
-        old.addprevious(p)
+    old.addprevious(etree.ProcessingInstruction("s75-toc"))
     old.getparent().remove(old)
     return True
 
@@ -528,31 +535,31 @@ def strip_rsids(xml: bytes) -> bytes:
     return _RSIDS_ELEM.sub(b"", _RSID_ATTR.sub(b"", xml))
 
 
-def normalise_package(data: bytes, body: list[bytes] | None = None) -> bytes:
-    """Re-zip a .docx with fixed order, timestamps and compression (and ``body`` spliced in).
+def normalise_package(data: bytes, splices: dict[bytes, list[bytes]] | None = None) -> bytes:
+    """Re-zip a .docx with fixed order, timestamps and compression (and ``splices`` made).
 
     Zip entries otherwise carry the current time, so two builds of the same
     agreement would differ.
     """
     with zipfile.ZipFile(io.BytesIO(data)) as src:
         blobs = {name: src.read(name) for name in src.namelist()}
-    _splice_body(blobs, body)
+    _splice(blobs, splices)
     return normalised_zip(blobs)
 
 
-def package_bytes(package, body: list[bytes] | None = None) -> bytes:
+def package_bytes(package, splices: dict[bytes, list[bytes]] | None = None) -> bytes:
     """A python-docx package as a normalised .docx, zipped once.
 
     The same parts python-docx's ``save`` writes, taken as bytes instead of
     being compressed, read back and compressed again by normalise_package.
-    ``body`` (XML text, in pieces) replaces the body marker in document.xml.
+    ``splices``: marker in document.xml -> the XML text (in pieces) that replaces it.
     """
     steps = [getattr(PackageWriter, name, None)
              for name in ("_write_content_types_stream", "_write_pkg_rels", "_write_parts")]
     if None in steps:  # a python-docx whose internals differ: save, then re-zip
         buf = io.BytesIO()
         package.save(buf)
-        return normalise_package(buf.getvalue(), body)
+        return normalise_package(buf.getvalue(), splices)
     content_types, pkg_rels, write_parts = steps
     parts = list(package.parts)
     for part in parts:
@@ -561,18 +568,22 @@ def package_bytes(package, body: list[bytes] | None = None) -> bytes:
     content_types(blobs, parts)
     pkg_rels(blobs, package.rels)
     write_parts(blobs, parts)
-    _splice_body(blobs, body)
+    _splice(blobs, splices)
     return normalised_zip(blobs)
 
 
-def _splice_body(blobs: dict[str, bytes], body: list[bytes] | None) -> None:
-    if body is None:
+def _splice(blobs: dict[str, bytes], splices: dict[bytes, list[bytes]] | None) -> None:
+    """Replace each marker in document.xml by its pieces, in one join (the body may be large)."""
+    if not splices:
         return
     xml = blobs["word/document.xml"]
-    at = xml.find(BODY_MARKER)
-    if at < 0:
-        raise ValueError("document.xml has no body marker")
-    blobs["word/document.xml"] = b"".join((xml[:at], *body, xml[at + len(BODY_MARKER):]))
+    pieces, start = [], 0
+    for at, marker in sorted((xml.find(marker), marker) for marker in splices):
+        if at < 0:
+            raise ValueError(f"document.xml has no marker {marker!r}")
+        pieces += [xml[start:at], *splices[marker]]
+        start = at + len(marker)
+    blobs["word/document.xml"] = b"".join((*pieces, xml[start:]))
 
 
 class _Blobs(dict):

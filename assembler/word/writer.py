@@ -26,6 +26,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from assembler.engine import tree
+from assembler.engine.text import BLANK_MARK
 from assembler.word import files, ooxml
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
 
@@ -49,7 +50,8 @@ LABEL_WIDTH, LINE_WIDTH = Cm(3), Cm(10)  # signature block: label column, line c
 SIGN_OFF_ROW_HEIGHT = Cm(1.2)
 
 # Characters XML 1.0 cannot hold, plus those docxtpl would turn into markup.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ILLEGAL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_ILLEGAL = re.compile(f"[{_ILLEGAL_CHARS}]")
 _MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), 1)}
 
@@ -86,9 +88,9 @@ def render_docx_bytes(document: tree.Document) -> bytes:
         )) from exc
     docx = template.docx
     style_ids = _STYLE_IDS.setdefault(hashlib.sha256(reference).digest(), {})
-    body = _BodyWriter(docx, document, style_ids).write()
+    splices = _BodyWriter(docx, document, style_ids).write()
     _set_properties(docx, document)
-    return ooxml.package_bytes(docx.part.package, body=body)
+    return ooxml.package_bytes(docx.part.package, splices)
 
 
 class _TemplateEnvironment(SandboxedEnvironment):
@@ -212,41 +214,54 @@ _NO_PAGE_BREAK = ("Schedule Heading", "Execution Heading")
 
 def _run_xml(text: str, bold: bool | None = None, italic: bool | None = None,
              highlight: bool = False) -> str:
-    """A ``w:r`` holding ``text``, as XML text.
+    """A ``w:r`` holding ``clean(text)``, as XML text.
 
     Run properties only where they say something (bold, italic, yellow
     highlight): an empty ``w:rPr`` would only make the file larger.
     Tabs and line breaks become ``w:tab`` and ``w:br``, as python-docx's setter makes them.
+    The run cleans its own text: most text has nothing to drop, escape or
+    break, which one search finds, so callers need not clean it first.
     """
-    xml = "<w:r>"
-    if bold or italic or highlight:
-        xml += "<w:rPr>"
-        if bold:
-            xml += "<w:b/>"
-        if italic:
-            xml += "<w:i/>"
-        if highlight:
-            xml += '<w:highlight w:val="yellow"/>'
-        xml += "</w:rPr>"
-    if "\t" in text or "\n" in text or "\r" in text:
-        for piece in _BREAKS.split(text):
-            xml += _BREAK_XML.get(piece) or _t_xml(piece)
-    elif text:
-        xml += _t_xml(text)
-    return "<w:r/>" if xml == "<w:r>" else xml + "</w:r>"  # an empty element as lxml writes it
+    rpr = _RPR_XML[bool(bold), bool(italic), bool(highlight)]
+    if not text:
+        content = ""
+    elif not _SPECIAL.search(text):
+        content = _t_xml(text)
+    else:
+        text = clean(text)
+        if "\t" in text or "\n" in text or "\r" in text:
+            content = "".join(_BREAK_XML.get(piece) or _t_xml(ooxml.xml_text(piece))
+                              for piece in _BREAKS.split(text))
+        else:
+            content = _t_xml(ooxml.xml_text(text))
+    if not rpr and not content:
+        return "<w:r/>"  # an empty element as lxml writes it
+    return f"<w:r>{rpr}{content}</w:r>"
 
 
+_RPR_XML = {
+    (bold, italic, highlight): "" if not (bold or italic or highlight) else "<w:rPr>" + (
+        "<w:b/>" if bold else "") + ("<w:i/>" if italic else "") + (
+        '<w:highlight w:val="yellow"/>' if highlight else "") + "</w:rPr>"
+    for bold in (False, True) for italic in (False, True) for highlight in (False, True)
+}
+"""(bold, italic, highlight) -> the run's ``w:rPr`` as XML text."""
+_SPECIAL = re.compile(f"[{_ILLEGAL_CHARS}\t\n\r&<>]")  # what clean, escaping or a break would change
 _BREAKS = re.compile(r"([\t\r\n])")
 _BREAK_XML = {"\t": "<w:tab/>", "\r": "<w:br/>", "\n": "<w:br/>"}
 
 
-def _t_xml(text: str) -> str:
-    """What python-docx's ``CT_R.add_t`` makes of ``text`` ("" for none)."""
-    if not text:
+def _t_xml(escaped: str) -> str:
+    """What python-docx's ``CT_R.add_t`` makes of text escaped as ``escaped`` ("" for none).
+
+    Escaping leaves the text's ends as they are (no white space becomes an
+    entity: a carriage return is a break, never inside a ``w:t``).
+    """
+    if not escaped:
         return ""
-    if text[0].isspace() or text[-1].isspace():  # what strip() would take off
-        return f'<w:t xml:space="preserve">{ooxml.xml_text(text)}</w:t>'
-    return f"<w:t>{ooxml.xml_text(text)}</w:t>"
+    if escaped[0].isspace() or escaped[-1].isspace():  # what strip() would take off
+        return f'<w:t xml:space="preserve">{escaped}</w:t>'
+    return f"<w:t>{escaped}</w:t>"
 
 
 def _text_run(p: list[str], text: str, bold: bool | None = None, italic: bool | None = None,
@@ -323,8 +338,9 @@ class _BodyWriter:
                     if block.level > 0 and section.kind != "recitals":
                         self.numbered_keys.add(block.key)
 
-    def write(self) -> list[bytes]:
-        """Fill the template; return the body's blocks as XML, for :func:`ooxml.package_bytes` to splice in.
+    def write(self) -> dict[bytes, list[bytes]]:
+        """Fill the template; return the body's blocks and the contents as XML, by the marker each replaces,
+        for :func:`ooxml.package_bytes` to splice in.
 
         The blocks come section by section, not joined: document.xml is made
         by one join of its head, these and its tail, so a large body is not
@@ -334,10 +350,11 @@ class _BodyWriter:
             self._section(section)
             self._insert_blocks()  # a section at a time: the whole body as one text would double the peak
         ooxml.add_body_marker(self.body)
-        toc_style = self.docx.styles["toc 1"].style_id
-        ooxml.replace_toc(self.body, self.toc, toc_style)
+        splices = {ooxml.BODY_MARKER: self.chunks}
+        if ooxml.mark_toc(self.body):
+            splices[ooxml.TOC_MARKER] = [ooxml.toc_xml(self.toc, self.docx.styles["toc 1"].style_id)]
         ooxml.set_update_fields(self.docx.settings.element)
-        return self.chunks
+        return splices
 
     # sections
 
@@ -349,19 +366,19 @@ class _BodyWriter:
             p = self._paragraph("Schedule Heading")
             _text_run(p, heading)
             if section.title:
-                _text_run(p, "\n" + clean(section.title))
+                _text_run(p, "\n" + section.title)
             self._toc_entry(p, "", heading + ("\n" + clean(section.title) if section.title else ""))
             if section.subtitle:
-                _text_run(self._paragraph("Schedule Subtitle"), clean(section.subtitle))
+                _text_run(self._paragraph("Schedule Subtitle"), section.subtitle)
             self.last_num_id = num_id = ooxml.add_num(self.numbering, self.schedule_list, restart_levels=5,
                                                       num_id=self.last_num_id + 1)
         elif section.kind == "execution":
             if section.title:
-                _text_run(self._paragraph("Execution Heading"), clean(section.title))
+                _text_run(self._paragraph("Execution Heading"), section.title)
             else:
                 self.new_page = True
         elif section.title:
-            _text_run(self._paragraph("Part Heading"), clean(section.title))
+            _text_run(self._paragraph("Part Heading"), section.title)
         if section.key and num_id is not None:
             self._bookmark(p, section.key)
         for block in section.blocks:
@@ -454,7 +471,7 @@ class _BodyWriter:
             numbering = ooxml.outline_level_xml(9)  # no heading: keep its text out of the contents
         p = self._paragraph(style, numbering)
         if level == 1 and para.heading and style != "Recital":
-            _text_run(p, clean(para.heading), bold=True)
+            _text_run(p, para.heading, bold=True)
             if not schedule:
                 number = f"{clean(para.number).rstrip('.')}." if para.number else ""  # as Word shows "%1."
                 self._toc_entry(p, number, clean(para.heading))
@@ -464,7 +481,7 @@ class _BodyWriter:
                 self._inline(self._paragraph("Body Text Indent"), para.parts)
             return
         if para.heading:
-            _text_run(p, clean(para.heading), bold=True)
+            _text_run(p, para.heading, bold=True)
             _text_run(p, " ")
         self._inline(p, para.parts)
         if para.key:
@@ -480,21 +497,21 @@ class _BodyWriter:
                 plain.append(part.shown)
                 continue
             if plain:
-                _text_run(p, clean("".join(plain)))
+                _text_run(p, "".join(plain))
                 plain = []
             if isinstance(part, tree.Text):
-                _text_run(p, clean(part.text), part.bold, part.italic)
+                _text_run(p, part.text, part.bold, part.italic)
             elif isinstance(part, tree.Ref):
                 self._ref(p, part)
             elif isinstance(part, tree.Blank):
                 if part.signing:
                     _text_run(p, SIGNING_LINE)
                 else:
-                    _text_run(p, f"[\u25cf: {clean(part.label)}]", highlight=True)
+                    _text_run(p, f"[{BLANK_MARK}: {part.label}]", highlight=True)
             else:
                 raise BuildError(_diag("<document>", "S75-DOCX", f"unknown inline part {part!r}"))
         if plain:
-            _text_run(p, clean("".join(plain)))
+            _text_run(p, "".join(plain))
 
     def _ref(self, p, ref: tree.Ref) -> None:
         """A REF field showing the engine's number; words around it stay plain text.
@@ -505,7 +522,7 @@ class _BodyWriter:
         label = clean(ref.label or ref.number)
         number = clean(ref.number)
         if not label:  # unresolved: the xref stage reports it; the reader must see it too
-            _text_run(p, f"[\u25cf: reference to {clean(ref.key)}]", highlight=True)
+            _text_run(p, f"[{BLANK_MARK}: reference to {ref.key}]", highlight=True)
             return
         match = None
         if number and ref.key in self.numbered_keys:
@@ -582,7 +599,7 @@ class _BodyWriter:
                                        "give every row one value per column"))
         if table.caption:
             caption = self._paragraph("Table Caption")
-            _text_run(caption, clean(table.caption))
+            _text_run(caption, table.caption)
             if table.key:
                 self._bookmark(caption, table.key)
         widths = self._widths(table)
@@ -609,8 +626,8 @@ class _BodyWriter:
             xml += "<w:keepNext/>"
         if right:
             xml += '<w:jc w:val="right"/>'
-        blank = "\u25cf" in text  # a cell still to complete is marked like every other blank in the document
-        return xml + "</w:pPr>" + _run_xml(clean(text), bool(bold), highlight=blank) + "</w:p></w:tc>"
+        blank = BLANK_MARK in text  # a cell still to complete is marked like every other blank in the document
+        return xml + "</w:pPr>" + _run_xml(text, bold, highlight=blank) + "</w:p></w:tc>"
 
     # execution
 
@@ -619,13 +636,13 @@ class _BodyWriter:
         name = clean(block.party_name)
         if block.method in ("common_seal", "signatories"):
             if block.intro:
-                _text_run(self._paragraph("Execution Text"), clean(block.intro))
+                _text_run(self._paragraph("Execution Text"), block.intro)
             # One party's signatories stay on one page with its words of execution (review r6 B3-9).
             for n, (role, person) in enumerate(block.lines):
                 self._signature_lines(tree.signature_lines(role, person), keep_last=n < len(block.lines) - 1)
         elif block.method == "sign_off":
             if block.intro:
-                _text_run(self._paragraph("Table Caption"), clean(block.intro))
+                _text_run(self._paragraph("Table Caption"), block.intro)
             widths = self._even_widths(4)
             rows = [_HEADER_ROW + "".join(
                 self._cell(w, heading, bold=True, fill=HEADER_FILL)
@@ -649,7 +666,7 @@ class _BodyWriter:
             keep = keep_last or r < len(lines) - 1
             rows.append(_BODY_ROW
                         + self._cell(widths[0], label, keep=keep, style="Signature Text")
-                        + self._cell(widths[1], clean(value) if value else SIGNING_LINE, keep=keep,
+                        + self._cell(widths[1], value or SIGNING_LINE, keep=keep,
                                      style="Signature Text")
                         + "</w:tr>")
         self._grid(widths, rows, None, borderless=True)
