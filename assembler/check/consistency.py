@@ -43,6 +43,9 @@ def any_of(phrases: tuple[str, ...]) -> re.Pattern:
 
 def found(phrases, text: str) -> list[tuple[int, str]]:
     """(position, phrase) of each phrase in text, in text order."""
+    phrases = tuple(phrases)
+    if not any_of(phrases).search(text):
+        return []  # most text holds none of them: one search, not one per phrase
     hits = [(m.start(), phrase) for phrase in phrases for m in _phrase(phrase).finditer(text)]
     return sorted(hits)
 
@@ -332,7 +335,7 @@ def delegation_is_granted(ctx: Context):
                           "delegate nothing to it",
                           f"list what it may decide under delegated_authority: for body '{key}' in agreement.yaml, "
                           "or leave the decision to the partners", level=WARNING)
-        for path, text in strings(doc.data):
+        for path, text in ctx.texts(doc):
             if not anywhere.search(text):
                 continue  # most text: none of the phrases, so no sentence of it has one
             for offset, sentence in _sentences(text):
@@ -407,7 +410,7 @@ def aligned_is_not_section_75(ctx: Context):
     for doc in _schemes(ctx):
         if "aligned_budget" not in _arrangements(doc) or _arrangements(doc) & statutory:
             continue
-        for path, text in strings(doc.data):
+        for path, text in ctx.texts(doc):
             hits = found(wording()["section_75"], text)
             if hits:
                 yield _at(doc, path, "S75-ALIGNED-S75",

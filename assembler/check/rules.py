@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
@@ -50,6 +50,24 @@ class Context:
     @property
     def status(self) -> str:
         return self.data["status"]
+
+    def strings(self, doc: YamlFile) -> list[tuple[tuple, str, bool]]:
+        """``_strings(doc.data)`` for one of this agreement's files, walked once per validation: the invisible-
+        character rule, the consistency rules and the prose checks all read every string of every file."""
+        return self._walked[id(doc)][0]
+
+    def texts(self, doc: YamlFile) -> list[tuple[tuple, str]]:
+        """Every text value of one of its files (not the mapping keys) with its path, in document order."""
+        return self._walked[id(doc)][1]
+
+    @cached_property
+    def _walked(self) -> dict[int, tuple[list, list]]:
+        # By identity: the files are this context's own and live as long as it does (another file is a KeyError).
+        walked = {}
+        for doc in (self.framework, *self.schedules):
+            found = _strings(doc.data)
+            walked[id(doc)] = found, [(path, text) for path, text, is_key in found if not is_key]
+        return walked
 
 
 Rule = Callable[[Context], Iterator[Diagnostic]]
@@ -1024,7 +1042,7 @@ def _char_name(ch: str) -> str:
 @rule
 def no_invisible_formatting(ctx: Context):
     for doc in (ctx.framework, *ctx.schedules):
-        for path, text, is_key in _strings(doc.data):
+        for path, text, is_key in ctx.strings(doc):
             is_name = is_key or (bool(path) and path[-1] in _NAME_FIELDS)
             problem = _invisible_problem(text, is_name)
             if problem:

@@ -69,7 +69,7 @@ def validate_files(files: AgreementFiles | None, findings, defined_terms: frozen
         context = Context(framework.usable, usable)
         later = run_rules(context) + requirement_findings(framework.usable, usable)
         if defined_terms:
-            later += prose_findings(framework.usable, usable, defined_terms)
+            later += prose_findings(context, defined_terms)
         # A value read as tbc in place of a bad amount: the shape finding there says it all.
         findings += [d for d in later if d.location not in stand_ins]
 
