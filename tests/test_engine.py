@@ -15,7 +15,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from hypothesis import strategies as st
 
 from assembler.engine import tree
-from assembler.engine.assemble import assemble
+from assembler.build.pipeline import check_source, library_for
+from assembler.engine.assemble import _terms_used, assemble, render_document
 from assembler.engine.library import ValueSlots, load_library, make_environment
 from assembler.model import Record
 from assembler.diagnostics import BuildError
@@ -23,7 +24,7 @@ from assembler.source.folder import DirectorySource
 from assembler.engine.number import number_section
 from assembler.engine.text import inline_text, render_text
 from assembler.check.validate import validate_source
-from conftest import BASE, FIXTURE_LIBRARY, edit
+from conftest import BASE, EXAMPLES, FIXTURE_LIBRARY, edit
 
 
 def _agreement(path: Path = BASE):
@@ -92,6 +93,23 @@ def test_definitions_alphabetical_bold_quoted_and_only_used_terms():
     terms = [p.parts[1].text for p in definitions]
     assert terms == sorted(terms, key=str.lower) == ["Agreement", "Host Partner", "Partner"]
     assert all(p.parts[1].bold and p.parts[0].text == "“" for p in definitions)
+
+
+@pytest.mark.parametrize("path", [BASE, *EXAMPLES], ids=lambda p: p.name)
+def test_the_terms_gathered_while_rendering_are_the_terms_the_document_uses(path):
+    """A whole build takes its terms from the renderer, not from a walk of the document: they must agree."""
+    source = DirectorySource(str(path))
+    base = load_library(FIXTURE_LIBRARY) if path == BASE else None
+    rendered = render_document(check_source(source, library=base).agreement, library_for(source, base))
+    assert rendered.used and rendered.used == _terms_used(rendered.document.sections)
+
+
+def test_a_term_only_a_definition_uses_is_defined_and_used(library):
+    edit(library / "pooled-fund-management.clause", "host in a Scheme.", "host in a [[Scheme]].\n  Scheme: a scheme.")
+    document, warnings = _build(library=library)
+    terms = [p.parts[1].text for p in _paras(document, "body") if p.style == "Definition"]
+    assert terms == ["Agreement", "Host Partner", "Partner", "Scheme"]
+    assert not [w for w in warnings if w.code == "S75-TERM-UNUSED"]
 
 
 def test_undefined_term_is_an_error(library):

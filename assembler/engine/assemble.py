@@ -62,9 +62,9 @@ def render_document(agreement: Record, library: Library | None = None, only_sche
     if not only_schedule:
         sections.append(_execution(renderer))
 
-    used = _terms_used(sections)
-    _fill_definitions(renderer, sections, used)
-    used = _terms_used(sections)
+    # The renderer saw every schedule; a schedule built alone uses only the terms of its own section.
+    used = _terms_used(sections) if only_schedule else set(renderer.terms_used)
+    used = _fill_definitions(renderer, sections, used)
 
     document = tree.Document(
         title=agreement.title, subtitle=SUBTITLE, version=agreement.version, status=agreement.status,
@@ -214,7 +214,10 @@ def _execution(renderer: Renderer) -> tree.Section:
 
 
 def _terms_used(sections) -> set[str]:
-    """Every defined term the document's paragraphs use (plain loops: a generator per section was slower)."""
+    """Every defined term the paragraphs of ``sections`` use (plain loops: a generator per section was slower).
+
+    A whole build has them from its renderer, which gathers them as it makes the parts.
+    """
     used = set()
     for section in sections:
         for block in section.blocks:
@@ -225,21 +228,25 @@ def _terms_used(sections) -> set[str]:
     return used
 
 
-def _fill_definitions(renderer: Renderer, sections, used: set[str]) -> None:
-    """Replace the ::definitions placeholder with the terms of the selected clauses."""
+def _fill_definitions(renderer: Renderer, sections, used: set[str]) -> set[str]:
+    """Replace the ::definitions placeholder with the terms of the selected clauses.
+
+    Returns the terms the document uses now: ``used`` and those the definitions use.
+    """
     for section in sections:
         for i, block in enumerate(section.blocks):
             if isinstance(block, tree.Para) and block.style == "DefinitionsPlaceholder":
                 # Definitions may use further terms: repeat until no new term appears.
                 wanted = set(used)
                 while True:
-                    paras = renderer.definitions(wanted)
-                    more = wanted | {p.term for para in paras for p in para.parts if isinstance(p, tree.TermUse)}
+                    more = set(wanted)
+                    paras = renderer.definitions(wanted, more)
                     if more == wanted:
                         break
                     wanted = more
                 section.blocks[i:i + 1] = paras
-                return
+                return wanted
+    return used
 
 
 def _undefined_terms(renderer: Renderer, used: set[str], library: Library) -> list[Diagnostic]:

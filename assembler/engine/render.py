@@ -52,6 +52,9 @@ class Renderer:
     problems: list[Diagnostic] = field(default_factory=list)
     defined: dict = field(default_factory=dict)  # term -> (clause, definition source)
     failed: set = field(default_factory=set)  # keys of clauses that could not be rendered (their anchors are missing)
+    # The defined terms the clause paragraphs rendered so far use, gathered as their parts are made,
+    # so that the assembled document need not be walked again to find them.
+    terms_used: set = field(default_factory=set)
 
     def __post_init__(self):
         self.parties = dict(self.agreement.party_index)
@@ -86,8 +89,11 @@ class Renderer:
                                             f"clause '{clause.key}' could not be rendered: {exc}"))
         return None
 
-    def inline(self, text: str, slots: ValueSlots) -> list[tree.Inline]:
-        """Markup in our own clause text -> parts; parked values -> literal Text."""
+    def inline(self, text: str, slots: ValueSlots, terms: set[str] | None = None) -> list[tree.Inline]:
+        """Markup in our own clause text -> parts; parked values -> literal Text.
+
+        ``terms``, if given, collects the defined terms the text uses.
+        """
         if not _MAY_HOLD_MARKUP.search(text):
             return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
@@ -99,6 +105,8 @@ class Renderer:
         for term, shown, schedule_ref, ref_key, sign, blank, slot, after in zip(*[pieces] * (_GROUPS + 1)):
             if term is not None:
                 part = tree.TermUse(term.strip(), (shown or term).strip())
+                if terms is not None:
+                    terms.add(part.term)
             elif ref_key is not None:
                 part = tree.Ref(("schedule:" if schedule_ref else "") + ref_key)
             elif blank is not None:
@@ -139,7 +147,7 @@ class Renderer:
         def finish() -> None:
             """Parse the paragraph's text once, when all its lines are in."""
             if current is not None:
-                current.parts = self.inline(" ".join(lines), slots)
+                current.parts = self.inline(" ".join(lines), slots, self.terms_used)
 
         for raw_line in text.split("\n"):
             mark = _LINE_MARK.match(raw_line)
@@ -193,8 +201,11 @@ class Renderer:
             return []
         return spec.build(context, self.parties, self.agreement)
 
-    def definitions(self, used: set[str]) -> list[tree.Para]:
-        """The definitions, alphabetical, each term bold and in quotes."""
+    def definitions(self, used: set[str], terms: set[str]) -> list[tree.Para]:
+        """The definitions of the terms in ``used``, alphabetical, each term bold and in quotes.
+
+        The defined terms the definitions themselves use are added to ``terms``.
+        """
         paras = []
         for term in sorted((t for t in self.defined if t in used), key=str.lower):
             clause, source = self.defined[term]
@@ -204,7 +215,7 @@ class Renderer:
                 continue
             text, slots = rendered
             parts = [tree.Text("“"), tree.Text(term, bold=True), tree.Text("” means ")]
-            paras.append(tree.Para(parts + self.inline(text.strip(), slots), level=0, style="Definition"))
+            paras.append(tree.Para(parts + self.inline(text.strip(), slots, terms), level=0, style="Definition"))
         return paras
 
 
