@@ -58,6 +58,9 @@ class Renderer:
 
     def __post_init__(self):
         self.parties = dict(self.agreement.party_index)
+        # One TermUse for each way a term is written, (term, wording) as the text has them: a build
+        # uses some 60 terms some 3,000 times. The parts are frozen, so paragraphs can share them.
+        self._term_uses: dict[tuple[str, str | None], tree.TermUse] = {}
 
     def _render_source(self, clause: Clause, source: str, context: dict,
                        locate: Callable[[int], Location] | None = None) -> tuple[str, ValueSlots] | None:
@@ -97,14 +100,15 @@ class Renderer:
         if not _MAY_HOLD_MARKUP.search(text):
             return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
-        plain: list[str] = []  # neighbouring plain text, joined into one Text so the tree stays small
         # split() gives the text before the first markup, then for each markup its seven groups and the text after it.
         pieces = iter(_INLINE.split(text))
         values = slots.values
-        plain.append(next(pieces))
+        plain = next(pieces)  # neighbouring plain text, joined into one Text so the tree stays small
         for term, shown, schedule_ref, ref_key, sign, blank, slot, after in zip(*[pieces] * (_GROUPS + 1)):
             if term is not None:
-                part = tree.TermUse(term.strip(), (shown or term).strip())
+                part = self._term_uses.get((term, shown))
+                if part is None:
+                    part = self._term_uses[term, shown] = tree.TermUse(term.strip(), (shown or term).strip())
                 if terms is not None:
                     terms.add(part.term)
             elif ref_key is not None:
@@ -112,17 +116,14 @@ class Renderer:
             elif blank is not None:
                 part = tree.Blank(blank.strip(), signing=bool(sign))
             else:
-                plain.append(values[int(slot)])
-                plain.append(after)
+                plain += values[int(slot)] + after
                 continue
-            joined = "".join(plain)
-            if joined:
-                parts.append(tree.Text(joined))
-            plain = [after]
+            if plain:
+                parts.append(tree.Text(plain))
+            plain = after
             parts.append(part)
-        joined = "".join(plain)
-        if joined:
-            parts.append(tree.Text(joined))
+        if plain:
+            parts.append(tree.Text(plain))
         return parts
 
     def clause_blocks(self, clause: Clause, context: dict, key_prefix: str, level_one: bool = True,
