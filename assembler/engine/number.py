@@ -36,25 +36,24 @@ def _shown(level: int, count: int) -> str:
 def number_section(section: tree.Section) -> None:
     """Number one section's paragraphs in place."""
     counters = [0] * 6  # index by level 1..5
+    recitals = section.kind == "recitals"
     for block in section.blocks:
         if not isinstance(block, tree.Para) or block.level == 0:
             continue
-        if section.kind == "recitals":
+        if recitals:
             counters[1] += 1
             block.number = block.full_number = f"({letter(counters[1]).upper()})"
             continue
         level = block.level
         counters[level] += 1
-        for lower in range(level + 1, 6):
-            counters[lower] = 0
+        counters[level + 1:] = [0] * (5 - level)  # a lower level restarts
         if level <= 3:
-            block.number = ".".join(str(counters[i]) for i in range(1, level + 1) if counters[i]) + ("." if level == 1 else "")
-            block.full_number = block.number.rstrip(".")
+            block.full_number = ".".join([str(c) for c in counters[1:level + 1] if c])
+            block.number = block.full_number + "." if level == 1 else block.full_number
         else:
             block.number = _shown(level, counters[level])
-            stem = ".".join(str(counters[i]) for i in range(1, 4) if counters[i])
-            tail = "".join(_shown(i, counters[i]) for i in range(4, level + 1) if counters[i])
-            block.full_number = stem + tail
+            stem = ".".join([str(c) for c in counters[1:4] if c])
+            block.full_number = stem + "".join([_shown(i, counters[i]) for i in range(4, level + 1) if counters[i]])
 
 
 def number_document(document: tree.Document) -> None:
