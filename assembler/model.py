@@ -175,12 +175,18 @@ def freeze(value: Any) -> Any:
     copying it again (a schedule is frozen, then the agreement holding it,
     then the lists that name it) only made copies of copies.
     """
-    if isinstance(value, (str, int, Decimal, Record)) or value is None:
-        return value  # most values: skip the slower Mapping check
-    if isinstance(value, Mapping):
+    if isinstance(value, (str, int, Decimal)) or value is None:
+        return value  # most values
+    # Then YAML's mappings and lists, before the checks against Record and Mapping: as abstract classes they cost
+    # a call into Python for every value they are not.
+    if isinstance(value, dict):
         return Record({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
+        return tuple([freeze(v) for v in value])
+    if isinstance(value, Record):
+        return value
+    if isinstance(value, Mapping):
+        return Record({k: freeze(v) for k, v in value.items()})
     return value
 
 

@@ -5,9 +5,10 @@ for every rule. These tests pin the cases where a shortcut that folded, stopped 
 miss or invent a finding.
 """
 
-from assembler.check import prose
+from assembler.check import prose, requirements
 from assembler.check.consistency import found, strings
-from assembler.check.rules import Context, _strings
+from assembler.check.rules import Context, _invisible_problem, _strings
+from assembler.source.folder import DirectorySource, load_agreement
 from assembler.source.yamlfile import load_yaml_bytes
 
 
@@ -74,3 +75,28 @@ def test_the_context_refuses_a_file_that_is_not_its_own():
     except KeyError:
         return
     raise AssertionError("a file from elsewhere must not be read as one of the agreement's own")
+
+
+def test_invisible_formatting_is_still_found_in_text_that_is_nearly_all_ascii():
+    assert "U+202E" in _invisible_problem("pay the \u202eCouncil", is_name=False)
+    assert "never closed" in _invisible_problem("a \u2066b", is_name=False)
+    assert _invisible_problem("plain text", is_name=False) == ""
+
+
+def test_requirement_findings_read_what_is_missing_as_the_full_check_does():
+    seen_missing = False
+    for folder in ("agreements/portsmouth-framework-2022", "tests/cases/invalid/r4-consultation-missing",
+                   "tests/cases/invalid/r4-improvement-missing"):
+        files, _ = load_agreement(DirectorySource(folder))
+        schedules = tuple(files.schedules)
+        pairs = list(requirements.applicable(files.framework, schedules))
+        checks = list(requirements.applicable_checks(files.framework, schedules))
+        assert [(c.requirement, c.doc) for c in checks] == pairs
+        assert [requirements.missing(r, d, files.framework) for r, d in pairs] == [c.missing for c in checks]
+        seen_missing = seen_missing or any(c.missing for c in checks)
+    assert seen_missing  # the invalid cases lack something, so both ways were compared on it
+
+
+def test_a_word_is_name_like_by_its_capitals_digits_or_acronym_parts():
+    assert not any(prose._name_like(w) for w in ("Partner", "Board", "A", "Partner's", "Caf\u00e9"))
+    assert all(prose._name_like(w) for w in ("NHS", "SystmOne", "Ab2", "NHS-funded", "Non-Executive", "GPs", "A1"))

@@ -154,39 +154,53 @@ def _value(data: Any, path: tuple) -> Any:
     return data
 
 
-def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> Iterator[Check]:
+def applicable(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> Iterator[tuple[Requirement, YamlFile]]:
     """Every (requirement, file) pair that applies, in table order, framework first."""
     for req in requirements():
         if "framework" in req.scopes:
-            yield check(req, framework, framework)
+            yield req, framework
     for doc in schedules:
         scopes = schedule_scopes(doc.data)
         for req in requirements():
             if scopes & set(req.scopes) and (req.when is None or CONDITIONS[req.when](doc.data)):
-                yield check(req, doc, framework)
+                yield req, doc
+
+
+def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> Iterator[Check]:
+    """The check of every (requirement, file) pair that applies, in table order, framework first."""
+    for req, doc in applicable(framework, schedules):
+        yield check(req, doc, framework)
+
+
+def missing(req: Requirement, doc: YamlFile, framework: YamlFile) -> tuple[str, ...]:
+    """The keys ``req`` needs that ``doc`` (or agreement.yaml) lacks: ``check(...).missing`` without reading the
+    values that are there for placeholders, or looking up where they are."""
+    return tuple(dotted for dotted in req.yaml if not _lookup(
+        (framework if dotted.startswith("agreement.") else doc).data, dotted.removeprefix("agreement."))[0])
 
 
 def requirement_findings(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> list[Diagnostic]:
     """One finding per missing item: where two regulations need the same missing key (a
     host partner: reg 7(3)(g) and reg 7(4)), one finding names both."""
-    groups: dict[tuple, list[Check]] = {}
-    for result in applicable_checks(framework, schedules):
-        if not result.met:
-            groups.setdefault((id(result.doc), result.missing[0]), []).append(result)
+    groups: dict[tuple, list[tuple[Requirement, YamlFile, tuple[str, ...]]]] = {}
+    for req, doc in applicable(framework, schedules):
+        lacks = missing(req, doc, framework)
+        if lacks:
+            groups.setdefault((id(doc), lacks[0]), []).append((req, doc, lacks))
     findings = []
     for (_, dotted), results in groups.items():
         # Report at the deepest part of the first missing path that exists.
-        target = framework if dotted.startswith("agreement.") else results[0].doc
+        target = framework if dotted.startswith("agreement.") else results[0][1]
         _, path = _lookup(target.data, dotted.removeprefix("agreement."))
         location = target.source.key_location(path) if path else target.source.locate(())
-        reqs = [r.requirement for r in results]
-        missing = list(dict.fromkeys(m for r in results for m in r.missing))
+        reqs = [req for req, _, _ in results]
+        lacking = list(dict.fromkeys(m for _, _, lacks in results for m in lacks))
         regulations = _and([r.regulation for r in reqs])
         verb = "requires" if len(reqs) == 1 else "require"
         said = "; and ".join(r.requirement[0].lower() + r.requirement[1:].rstrip(".") for r in reqs)
         findings.append(Diagnostic(
             location, ERROR, reqs[0].code,
-            f"{regulations} {verb}: {said}. Missing: {', '.join(missing)}",
+            f"{regulations} {verb}: {said}. Missing: {', '.join(lacking)}",
             reqs[0].hint,
         ))
     return findings

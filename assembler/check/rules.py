@@ -1022,6 +1022,8 @@ def _invisible_problem(text: str, is_name: bool) -> str:
             return ""  # no ASCII character is invisible formatting (category Cf)
         bad = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
         return _char_name(bad) if bad else ""
+    if text.isascii():
+        return ""  # most text: the overrides and isolates are all outside ASCII
     override = _OVERRIDES.search(text)
     if override:
         return _char_name(override.group())
@@ -1055,17 +1057,6 @@ def no_invisible_formatting(ctx: Context):
 # --- tbc -------------------------------------------------------------------------
 
 
-def _tbc_paths(data: Any, path=()) -> Iterator[tuple]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from _tbc_paths(value, path + (key,))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield from _tbc_paths(value, path + (i,))
-    elif data == "tbc":
-        yield path
-
-
 @rule
 def decisions_known(ctx: Context):
     """An approval still pending is recited with blanks for the decision; the final gate refuses it."""
@@ -1081,7 +1072,7 @@ def decisions_known(ctx: Context):
 @rule
 def nothing_to_be_confirmed(ctx: Context):
     for doc in (ctx.framework, *ctx.schedules):
-        for path in _tbc_paths(doc.data):
+        for path in (path for path, text in ctx.texts(doc) if text == "tbc"):
             if path == ("management", "host_partner") and doc.data.get("better_care_fund"):
                 continue  # S75-BCF-HOST reports it, saying why it matters: one finding for one mistake
             yield _at(doc, path, "S75-TBC", "this value is still to be confirmed (tbc)",
