@@ -66,8 +66,7 @@ class Money:
     def __add__(self, other: "Money") -> "Money":
         if self.is_tbc or other.is_tbc:
             return Money(None)
-        with localcontext(EXACT):
-            return Money(self.amount + other.amount)
+        return Money(EXACT.add(self.amount, other.amount))  # as + in localcontext(EXACT), without the copy of it
 
     def __str__(self) -> str:
         return format_money(self)

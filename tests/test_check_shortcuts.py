@@ -5,9 +5,14 @@ for every rule. These tests pin the cases where a shortcut that folded, stopped 
 miss or invent a finding.
 """
 
+from decimal import Decimal, Inexact, Rounded
+
+import pytest
+
 from assembler.check import prose, requirements
 from assembler.check.consistency import found, strings
 from assembler.check.rules import Context, _invisible_problem, _strings
+from assembler.model import Money
 from assembler.source.folder import DirectorySource, load_agreement
 from assembler.source.yamlfile import load_yaml_bytes
 
@@ -100,3 +105,19 @@ def test_requirement_findings_read_what_is_missing_as_the_full_check_does():
 def test_a_word_is_name_like_by_its_capitals_digits_or_acronym_parts():
     assert not any(prose._name_like(w) for w in ("Partner", "Board", "A", "Partner's", "Caf\u00e9"))
     assert all(prose._name_like(w) for w in ("NHS", "SystmOne", "Ab2", "NHS-funded", "Non-Executive", "GPs", "A1"))
+
+
+def test_plain_scalars_still_read_as_null_bool_and_numbers_whatever_they_start_with():
+    doc = _file("v: [~, null, Null, NULL, true, True, FALSE, false, -1, +2, 3, .5, -.inf, .NaN, 0, 1e3, 4.5]\n"
+                "t: [Portsmouth, no, yes, on, tbc, '1', 2022-04-01, x1]\n")
+    assert doc.data["v"][:8] == [None, None, None, None, True, True, False, False]
+    assert all(not isinstance(v, str) for v in doc.data["v"])
+    assert all(isinstance(t, str) for t in doc.data["t"])
+
+
+def test_money_adds_exactly_beyond_the_default_precision_and_refuses_to_round():
+    big = Money(Decimal("9" * 30))
+    assert (big + Money(Decimal("1"))).amount == Decimal("1" + "0" * 30)  # 28 digits would round this
+    with pytest.raises((Inexact, Rounded)):
+        Money(Decimal("1" + "0" * 60)) + Money(Decimal("0.1"))
+    assert (Money(None) + big).is_tbc

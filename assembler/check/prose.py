@@ -84,19 +84,34 @@ def _law_names() -> tuple[str, ...]:
 def agreement_terms(ctx: Context, defined: Iterable[str]) -> Terms:
     framework = ctx.framework
     defined = frozenset(defined)
-    names = set(defined) | {t + "s" for t in defined} | set(_law_names()) | set(wording()["proper_nouns"])
     declared = framework.data.get("names") if isinstance(framework.data, dict) else None
-    names |= {name for name in declared or () if isinstance(name, str)}  # agreement.yaml names:
+    names = {name for name in declared or () if isinstance(name, str)}  # agreement.yaml names:
     for doc in (framework, *ctx.schedules):
         for path, text in ctx.texts(doc):
             if field(path) in _NAME_FIELDS:
                 names.add(text.removeprefix("the ").strip())
+    phrases, whole = _phrases(names)
+    every_phrase, every_whole = _library_phrases(defined)
+    return Terms(defined, frozenset(phrases | every_phrase), frozenset(whole | every_whole))
+
+
+@lru_cache(maxsize=8)
+def _library_phrases(defined: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """``_phrases`` of the names any agreement may use with this library: its terms and their plurals, the law
+    table's names and the proper nouns; the same on every build, where the agreement's own names are not."""
+    phrases, whole = _phrases(set(defined) | {t + "s" for t in defined} | set(_law_names())
+                              | set(wording()["proper_nouns"]))
+    return frozenset(phrases), frozenset(whole)
+
+
+def _phrases(names: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Every run of whole words in the names, and each name's words joined (see Terms)."""
     phrases, whole = set(), set()
     for name in names:
         runs, joined = _name_phrases(name)
         phrases |= runs
         whole.add(joined)
-    return Terms(defined, frozenset(phrases), frozenset(whole))
+    return phrases, whole
 
 
 _NAME_FIELDS = frozenset({"name", "short_name", "role", "deputy", "title", "body", "notices_to", "approved_by",

@@ -998,12 +998,19 @@ def _strings(data: Any, path=(), keys: bool = True) -> list[tuple[tuple, str, bo
 def _gather_strings(data: Any, path: tuple, found: list, keys: bool) -> None:
     if isinstance(data, dict):
         for key, value in data.items():
+            where = path + (key,)
             if keys and isinstance(key, str):
-                found.append((path + (key,), key, True))
-            _gather_strings(value, path + (key,), found, keys)
+                found.append((where, key, True))
+            if isinstance(value, str):  # most values: no call to find that out
+                found.append((where, value, False))
+            elif isinstance(value, (dict, list)):
+                _gather_strings(value, where, found, keys)
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            _gather_strings(value, path + (i,), found, keys)
+            if isinstance(value, str):
+                found.append((path + (i,), value, False))
+            elif isinstance(value, (dict, list)):
+                _gather_strings(value, path + (i,), found, keys)
     elif isinstance(data, str):
         found.append((path, data, False))
 

@@ -392,8 +392,15 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG_PREFIX):] if tag.startswith(_TAG_PREFIX) else tag
 
 
+# The first characters of every core-schema null, boolean, int and float: plain text starting with any other
+# character (most of an agreement's text) is a string without trying the four patterns.
+_CORE_STARTS = frozenset("~nNtTfF+-.0123456789")
+
+
 def _core_tag(text: str) -> str:
     """The YAML 1.2 core-schema tag of a plain scalar's text."""
+    if text and text[0] not in _CORE_STARTS:
+        return _STR
     return next((tag for tag, pattern in _CORE if pattern.match(text)), _STR)
 
 
