@@ -97,8 +97,6 @@ class Renderer:
 
         ``terms``, if given, collects the defined terms the text uses.
         """
-        if not _MAY_HOLD_MARKUP.search(text):
-            return [tree.Text(text)] if text else []
         parts: list[tree.Inline] = []
         # split() gives the text before the first markup, then for each markup its seven groups and the text after it.
         pieces = iter(_INLINE.split(text))
@@ -163,14 +161,16 @@ class Renderer:
                     finish()
                     current = None
                 continue
-            block = BLOCK_LINE.match(line)
+            # Only ':' can start a block and only '-' or '=' a paragraph marker: the many lines that
+            # continue a paragraph try neither pattern.
+            block = BLOCK_LINE.match(line) if line[0] == ":" else None
             if block:
                 finish()
                 blocks.extend(self.block(block.group(1), context, clause, clause.location(source_line)))
                 current = None
                 continue
-            marker = MARKER_LINE.match(line)
-            if marker and not line.startswith(" "):
+            marker = MARKER_LINE.match(line) if line[0] in "-=" else None
+            if marker:
                 finish()
                 symbol, anchor, rest = marker.groups()
                 seen_level_two = seen_level_two or MARKERS[symbol] == 2
@@ -183,7 +183,7 @@ class Renderer:
                 lines = [rest]
                 blocks.append(current)
             elif current is not None:
-                lines.append(line.strip())
+                lines.append(stripped)
             else:
                 self.problems.append(Diagnostic(clause.location(source_line), ERROR, "S75-CLAUSE",
                                                 f"clause '{clause.key}': text outside a paragraph: {line.strip()[:60]!r}",
@@ -271,7 +271,6 @@ def template_line(exc: BaseException) -> tuple[int | None, bool]:
     at = [i for i, (filename, _) in enumerate(frames) if filename == "<template>"]
     line, below = (frames[at[-1]][1], frames[at[-1] + 1:]) if at else (None, frames[2:])
     return line, not any(filename.startswith(_OUR_CODE) for filename, _ in below)
-_MAY_HOLD_MARKUP = re.compile("[\\[<\ue000]")  # every inline markup starts with one of these
 
 
 __all__ = ["Renderer", "applies", "body_conditions", "schedule_conditions"]
