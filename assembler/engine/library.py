@@ -49,9 +49,14 @@ class Clause:
     body_line: int  # line of the file where the body starts
     # The file line of each item of `applies` and `needs`, so load_library can point at a bad one.
     item_lines: dict = field(default_factory=dict, compare=False, repr=False)
+    # The Location of each body line asked for, made once: each paragraph of every build points at its line.
+    _locations: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def location(self, line_in_body: int = 1) -> Location:
-        return Location(str(self.path), self.body_line + line_in_body - 1, 1)
+        found = self._locations.get(line_in_body)
+        if found is None:
+            found = self._locations[line_in_body] = Location(str(self.path), self.body_line + line_in_body - 1, 1)
+        return found
 
     def item_location(self, field_name: str, index: int) -> Location:
         lines = self.item_lines.get(field_name, ())
