@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from assembler.engine import tree
 from assembler.build.pipeline import check_source, library_for
 from assembler.engine.assemble import _terms_used, assemble, render_document
+from assembler.engine.language import FUNCTIONS
 from assembler.engine.library import ValueSlots, load_library, make_environment
 from assembler.model import Record
 from assembler.diagnostics import BuildError
@@ -137,6 +138,16 @@ def test_sandbox_refuses_python_internals(library, attack):
     with pytest.raises(BuildError) as caught:
         _build(library=library)
     assert all("termination" in d.message for d in caught.value.diagnostics if d.code.startswith("S75-CLAUSE"))
+
+
+def test_each_compiled_clause_sees_the_environment_s_globals_as_they_are_after_a_build():
+    """Templates keep a copy of the globals (Templates' environment): nothing may change them once one is compiled."""
+    library = load_library(FIXTURE_LIBRARY)
+    assemble(_agreement(), library=library)
+    env = library.templates.env
+    assert env.globals == {f.name: f.function for f in FUNCTIONS}
+    assert library.templates.compiled and all(t.globals == env.globals for t in library.templates.compiled.values())
+    assert env.from_string("{{ in_force }}").globals is not env.globals
 
 
 def test_the_sandbox_reads_a_record_exactly_as_jinja_s_own_sandbox_does():
