@@ -18,7 +18,6 @@ from pathlib import Path
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context, pass_eval_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
-from markupsafe import Markup
 
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, LoadError, Location
 from assembler.engine.language import (
@@ -415,14 +414,20 @@ class ValueSlots:
     def __init__(self) -> None:
         self.values: list[str] = []
 
-    def park(self, value) -> Markup:
+    def park(self, value) -> str:
+        """Park ``value`` and return its token.
+
+        The token is a plain string, not Markup: it holds nothing to escape,
+        so autoescaping leaves it as it is, and escaping a string is cheaper
+        for Jinja than re-wrapping a Markup.
+        """
         if callable(value) and not isinstance(value, Undefined):  # a method or class is Python, not agreement data
             raise SecurityError(f"printing {type(value).__name__} objects is not allowed; print a value of the agreement")
         if isinstance(value, Money):
             value = format_money(value)
         text = _WHITESPACE.sub(" ", str(value))  # a value is one run of text
         self.values.append(text)
-        return Markup(f"\ue000{len(self.values) - 1}\ue001")
+        return f"\ue000{len(self.values) - 1}\ue001"
 
 
 class _Sandbox(SandboxedEnvironment):
@@ -490,7 +495,7 @@ _RENDERING: ContextVar[tuple[ValueSlots, dict]] = ContextVar("s75_rendering")
 
 
 @pass_eval_context
-def _park_current(eval_ctx, value) -> Markup:
+def _park_current(eval_ctx, value) -> str:
     # pass_eval_context: never called at compile time, so constants are parked per render.
     return _RENDERING.get()[0].park(value)
 
