@@ -375,6 +375,36 @@ def test_two_builds_are_byte_identical(tmp_path):
     assert writer.render_docx_bytes(synthetic("final")) == writer.render_docx_bytes(synthetic("final"))
 
 
+def _replace_in_part(docx_bytes: bytes, name: str, old: bytes, new: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx_bytes)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            dst.writestr(info, data.replace(old, new) if info.filename == name else data)
+    return out.getvalue()
+
+
+def _document_text(docx_bytes: bytes, name: str = "word/document.xml") -> str:
+    with zipfile.ZipFile(io.BytesIO(docx_bytes)) as z:
+        return all_text(etree.fromstring(z.read(name)))
+
+
+def test_another_reference_is_read_afresh(monkeypatch):
+    """What is kept of the reference between builds is kept by its bytes: another reference (a new
+    contents heading, a new header) is read afresh, and the first is still used as it was."""
+    reference = writer._reference_bytes()
+    first = writer.render_docx_bytes(synthetic())
+    changed = _replace_in_part(reference, "word/document.xml", b">Contents<", b">Table of contents<")
+    changed = _replace_in_part(changed, "word/header1.xml", b"{{ title }}", b"Headed {{ title }}")
+    assert changed != reference
+    monkeypatch.setattr(writer, "_reference_bytes", lambda: changed)
+    second = writer.render_docx_bytes(synthetic())
+    assert "Table of contents" in _document_text(second) and "Table of contents" not in _document_text(first)
+    assert "Headed Better Care Fund" in _document_text(second, "word/header1.xml")
+    monkeypatch.setattr(writer, "_reference_bytes", lambda: reference)
+    assert writer.render_docx_bytes(synthetic()) == first
+
+
 def _odd_text_document() -> tree.Document:
     """The synthetic agreement plus text lxml escapes or writes in its own way: breaks, a carriage
     return, markup characters, empty runs, empty cells, and contents entries holding them (a heading

@@ -19,6 +19,11 @@ import re
 from contextlib import suppress
 
 from docx.enum.style import WD_STYLE_TYPE
+from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.package import Unmarshaller
+from docx.opc.part import PartFactory
+from docx.opc.pkgreader import PackageReader
+from docx.package import Package
 from docx.oxml.ns import qn
 from docx.shared import Cm, Emu
 from docxtpl import DocxTemplate
@@ -78,7 +83,8 @@ def write_docx(document: tree.Document, path: pathlib.Path) -> None:
 def render_docx_bytes(document: tree.Document) -> bytes:
     """The .docx for ``document`` as bytes; identical input gives identical bytes."""
     reference = _reference_bytes()
-    template = DocxTemplate(io.BytesIO(reference))
+    key = hashlib.sha256(reference).digest()
+    template = _ReferenceTemplate(reference, key)
     try:
         template.render(_context(document), jinja_env=_TEMPLATE_ENV, autoescape=True)
     except TemplateError as exc:
@@ -87,7 +93,7 @@ def render_docx_bytes(document: tree.Document) -> bytes:
             "regenerate it with 'python -m assembler.templates.make_reference'",
         )) from exc
     docx = template.docx
-    style_ids = _STYLE_IDS.setdefault(hashlib.sha256(reference).digest(), {})
+    style_ids = _STYLE_IDS.setdefault(key, {})
     splices = _BodyWriter(docx, document, style_ids).write()
     _set_properties(docx, document)
     return ooxml.package_bytes(docx.part.package, splices)
@@ -119,6 +125,55 @@ class _TemplateEnvironment(SandboxedEnvironment):
 
 
 _TEMPLATE_ENV = _TemplateEnvironment()
+
+
+class _ReferenceTemplate(DocxTemplate):
+    """docxtpl's template over the reference, doing once per process what depends only on the reference.
+
+    docxtpl unzips the reference and reads its relationships on every
+    build, and cleans the XML of each part that holds placeholders
+    (``patch_xml``) so that Jinja can read them. Both depend only on the
+    reference: the package as read is kept by the sha256 of its bytes
+    (``key``: another template never gets it), the cleaned XML by the XML it
+    was cleaned from. Every part is still parsed afresh (the build changes
+    them), and every placeholder filled with this document's values.
+    """
+
+    MAX_CACHED = 64  # references (and the parts of them) a process keeps
+    _read: dict[bytes, PackageReader] = {}
+    _patched: dict[str, str] = {}
+
+    def __init__(self, reference: bytes, key: bytes) -> None:
+        super().__init__(io.BytesIO(reference))
+        self._key = key
+
+    def init_docx(self, reload: bool = True) -> None:
+        """``Document(template_file)``: python-docx's ``Package.open``, unzipping once per reference."""
+        if self.docx is not None and not (self.is_rendered and reload):
+            return
+        reader = self._read.get(self._key)
+        if reader is None:
+            reader = _bounded(self._read, self.MAX_CACHED)[self._key] = PackageReader.from_file(self.template_file)
+        package = Package()
+        Unmarshaller.unmarshal(reader, package, PartFactory)
+        part = package.main_document_part
+        if part.content_type != CT.WML_DOCUMENT_MAIN:  # as docx.Document checks
+            raise ValueError(f"the Word template is not a Word file, content type is {part.content_type!r}")
+        self.docx = part.document
+        self.is_rendered = False
+
+    def patch_xml(self, src_xml: str) -> str:
+        patched = self._patched.get(src_xml)
+        if patched is None:
+            patched = _bounded(self._patched, self.MAX_CACHED)[src_xml] = super().patch_xml(src_xml)
+        return patched
+
+
+def _bounded(cache: dict, most: int) -> dict:
+    """``cache``, emptied first if it holds ``most`` entries: a per-process cache that cannot grow without end."""
+    if len(cache) >= most:
+        cache.clear()
+    return cache
 
 # Style name -> id, per reference template (by content): docxtpl fills in
 # text, never styles, so the lookup gives the same ids on every build.
