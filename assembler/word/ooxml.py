@@ -249,6 +249,9 @@ def set_paragraph_border(p_or_style: etree._Element, side: str, size: int = 6, s
 # --- bookmarks ------------------------------------------------------------
 
 
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
 class Bookmarks:
     """Deterministic, unique bookmark names and ids for one document.
 
@@ -267,7 +270,7 @@ class Bookmarks:
         """The bookmark name for ``key`` (the same key always gets the same name)."""
         if key in self.by_key:
             return self.by_key[key]
-        clean = re.sub(r"[^A-Za-z0-9_]", "_", key)
+        clean = _NOT_IN_NAME.sub("_", key)
         name = prefix + clean
         if len(name) > self.MAX or name.lower() in self._taken:
             digest = hashlib.sha1(key.encode("utf-8")).hexdigest()

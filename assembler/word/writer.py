@@ -55,8 +55,7 @@ LABEL_WIDTH, LINE_WIDTH = Cm(3), Cm(10)  # signature block: label column, line c
 SIGN_OFF_ROW_HEIGHT = Cm(1.2)
 
 # Characters XML 1.0 cannot hold, plus those docxtpl would turn into markup.
-_ILLEGAL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
-_ILLEGAL = re.compile(f"[{_ILLEGAL_CHARS}]")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), 1)}
 
@@ -274,13 +273,15 @@ def _run_xml(text: str, bold: bool | None = None, italic: bool | None = None,
     Run properties only where they say something (bold, italic, yellow
     highlight): an empty ``w:rPr`` would only make the file larger.
     Tabs and line breaks become ``w:tab`` and ``w:br``, as python-docx's setter makes them.
-    The run cleans its own text: most text has nothing to drop, escape or
-    break, which one search finds, so callers need not clean it first.
+    The run cleans its own text, so callers need not. Most text has nothing
+    to drop, break or escape: printable text holds no control character
+    (tab and line breaks among them) and no surrogate, and str.isprintable
+    finds that in half the time of a regex search.
     """
     rpr = _RPR_XML[bool(bold), bool(italic), bool(highlight)]
     if not text:
         content = ""
-    elif not _SPECIAL.search(text):
+    elif text.isprintable() and "&" not in text and "<" not in text and ">" not in text:
         content = _t_xml(text)
     else:
         text = clean(text)
@@ -301,7 +302,6 @@ _RPR_XML = {
     for bold in (False, True) for italic in (False, True) for highlight in (False, True)
 }
 """(bold, italic, highlight) -> the run's ``w:rPr`` as XML text."""
-_SPECIAL = re.compile(f"[{_ILLEGAL_CHARS}\t\n\r&<>]")  # what clean, escaping or a break would change
 _BREAKS = re.compile(r"([\t\r\n])")
 _BREAK_XML = {"\t": "<w:tab/>", "\r": "<w:br/>", "\n": "<w:br/>"}
 
@@ -482,11 +482,17 @@ class _BodyWriter:
         time. tests/test_writer.py parses every example's document.xml to
         check that it is well formed and comes back byte for byte.
         """
-        xml = [item if isinstance(item, str) else "".join(item) + "</w:p>" for item in self.pending]
-        self.pending = []
-        if not xml:
+        if not self.pending:
             return
-        self.chunks.append("".join(xml).encode("utf-8"))
+        xml: list[str] = []
+        for item in self.pending:
+            if isinstance(item, str):
+                xml.append(item)
+            else:
+                xml += item
+                xml.append("</w:p>")
+        self.pending = []
+        self.chunks.append("".join(xml).encode("utf-8"))  # one join: not a string per paragraph first
 
     def _bookmark(self, p, key: str) -> None:
         if key in self.written_keys:
