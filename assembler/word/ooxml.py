@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 
 from docx.oxml.ns import nsmap, qn
-from docx.oxml.parser import oxml_parser
+from docx.oxml.parser import oxml_parser, parse_xml
 from docx.opc.pkgwriter import PackageWriter
 from lxml import etree
 
@@ -195,13 +195,14 @@ def add_num(numbering: etree._Element, abstract_id: int, restart_levels: int = 0
     The id is ``num_id`` if given, else one more than the largest in use: a
     caller adding one per schedule counts them itself, since that search
     reads every ``w:num`` and made thousands of schedules cost quadratic time.
+    The ``w:num`` is parsed from XML text: adding its elements one by one
+    to numbering.xml took four times as long.
     """
     num_id = last_num_id(numbering) + 1 if num_id is None else num_id
-    num = child(numbering, "w:num", numId=str(num_id))
-    child(num, "w:abstractNumId", val=str(abstract_id))
-    for ilvl in range(restart_levels):
-        override = child(num, "w:lvlOverride", ilvl=str(ilvl))
-        child(override, "w:startOverride", val="1")
+    overrides = "".join(f'<w:lvlOverride w:ilvl="{ilvl}"><w:startOverride w:val="1"/></w:lvlOverride>'
+                        for ilvl in range(restart_levels))
+    numbering.append(parse_xml(f'<w:num xmlns:w="{W_NS}" w:numId="{num_id}">'
+                               f'<w:abstractNumId w:val="{abstract_id}"/>{overrides}</w:num>'))
     return num_id
 
 
