@@ -364,6 +364,14 @@ def test_no_rsids_and_fixed_zip_metadata(built):
                 assert b"w:rsid" not in z.read(name)
 
 
+def test_text_that_looks_like_an_rsid_is_kept_as_written():
+    """Only the template's parts are cleared of rsids: the agreement's own text is never edited."""
+    document = synthetic()
+    words = 'Quote w:rsidR="00A1B2C3" as it is.'
+    document.sections[1].blocks.append(P([T(words)], level=0))
+    assert words in _document_text(writer.render_docx_bytes(document))
+
+
 # --- reproducible and atomic --------------------------------------------------
 
 

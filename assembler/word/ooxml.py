@@ -547,8 +547,7 @@ def normalise_package(data: bytes, splices: dict[bytes, list[bytes]] | None = No
     """
     with zipfile.ZipFile(io.BytesIO(data)) as src:
         blobs = {name: src.read(name) for name in src.namelist()}
-    _splice(blobs, splices)
-    return normalised_zip(blobs)
+    return normalised_zip(blobs, splices)
 
 
 def package_bytes(package, splices: dict[bytes, list[bytes]] | None = None) -> bytes:
@@ -572,8 +571,7 @@ def package_bytes(package, splices: dict[bytes, list[bytes]] | None = None) -> b
     content_types(blobs, parts)
     pkg_rels(blobs, package.rels)
     write_parts(blobs, parts)
-    _splice(blobs, splices)
-    return normalised_zip(blobs)
+    return normalised_zip(blobs, splices)
 
 
 def _splice(blobs: dict[str, bytes], splices: dict[bytes, list[bytes]] | None) -> None:
@@ -597,15 +595,19 @@ class _Blobs(dict):
         self[pack_uri.membername] = blob
 
 
-def normalised_zip(blobs: dict[str, bytes]) -> bytes:
-    """Zip member name -> bytes in a fixed order with fixed timestamps, without rsids."""
+def normalised_zip(blobs: dict[str, bytes], splices: dict[bytes, list[bytes]] | None = None) -> bytes:
+    """Zip member name -> bytes in a fixed order with fixed timestamps, without rsids (and ``splices`` made).
+
+    The spliced XML goes in after the rsids are gone: it is the writer's
+    own, never holds one, and is most of the package, not to be scanned for them.
+    """
+    blobs = {name: strip_rsids(blob) if name.endswith((".xml", ".rels")) else blob for name, blob in blobs.items()}
+    _splice(blobs, splices)
     order = [n for n in _FIRST if n in blobs] + sorted(n for n in blobs if n not in _FIRST)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
         for name in order:
             blob = blobs[name]
-            if name.endswith((".xml", ".rels")):
-                blob = strip_rsids(blob)
             info = zipfile.ZipInfo(name, date_time=EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 0

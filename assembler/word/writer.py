@@ -174,6 +174,7 @@ def _bounded(cache: dict, most: int) -> dict:
         cache.clear()
     return cache
 
+
 # Style name -> id, per reference template (by content): docxtpl fills in
 # text, never styles, so the lookup gives the same ids on every build.
 _STYLE_IDS: dict[bytes, dict[tuple[str, int], str | None]] = {}
