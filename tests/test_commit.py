@@ -334,3 +334,38 @@ def test_ctrl_c_while_starting_up_prints_no_traceback(delay, tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert "Traceback" not in stderr, stderr
     assert proc.returncode in (0, 1, 128 + signal.SIGINT), (proc.returncode, stderr)
+
+
+def _counting_fsyncs(monkeypatch) -> list[int]:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    return synced
+
+
+def test_a_draft_with_no_manifest_beside_it_is_one_rename_without_a_journal(tmp_path, monkeypatch):
+    """One changed file is atomic by its rename alone: no journal, and two fsyncs (the temporary, the folder), not five."""
+    out = tmp_path / "out" / "draft.docx"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous draft")
+    journals: list[Path] = []
+    real_journal = files._write_journal
+    monkeypatch.setattr(files, "_write_journal", lambda first, backups: (journals.append(first),
+                                                                         real_journal(first, backups))[1])
+    synced = _counting_fsyncs(monkeypatch)
+    build(str(BASE), out, force=True)
+    assert journals == [] and len(synced) == 2
+    assert out.read_bytes().startswith(b"PK") and _litter(out.parent) == []
+
+
+def test_a_draft_over_a_signed_pair_removes_the_manifest_as_one_group(signed, final_agreement, monkeypatch):
+    """Two changes (the document replaced, the manifest removed) still go through the journal, so both or neither."""
+    out, _ = signed
+    journals: list[Path] = []
+    real_journal = files._write_journal
+    monkeypatch.setattr(files, "_write_journal", lambda first, backups: (journals.append(first),
+                                                                         real_journal(first, backups))[1])
+    edit(final_agreement / "agreement.yaml", "status: final", "status: draft")
+    build(str(final_agreement), out, force=True)
+    assert journals == [out] and not manifest_path(out).exists()
+    assert _litter(out.parent) == []

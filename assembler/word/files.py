@@ -8,7 +8,9 @@ first target is held throughout, so two builds of one path cannot interleave
 their renames. If a rename fails, the renames already done are undone from
 hard-linked backups; if the process is killed in between, a journal left in
 the folder lets the next build of the same path put the old files back. That
-next build also removes the temporaries a killed build could not.
+next build also removes the temporaries a killed build could not. A group
+in which only one file changes (a draft with no manifest beside it) is a
+single rename, atomic by itself, and needs no backup or journal.
 
 While the renames run, SIGINT and SIGTERM are held back (delivered right
 after), so Ctrl-C cannot split a group.
@@ -161,6 +163,10 @@ def _swap(first: Path, moves: list[tuple[Path, str | None]]) -> None:
     The journal's removal is the moment the group is committed: until then a
     later build of the path undoes whatever renames were done.
     """
+    changes = [(target, temp) for target, temp in moves if temp is not None or os.path.lexists(target)]
+    if len(changes) == 1 and changes[0][1] is not None:
+        _rename_one(*changes[0])
+        return
     backups: dict[Path, Path | None] = {}
     done: list[Path] = []
     current = first
@@ -186,6 +192,20 @@ def _swap(first: Path, moves: list[tuple[Path, str | None]]) -> None:
         raise
     _journal(first).unlink()
     _drop(backups)
+
+
+def _rename_one(target: Path, temp: str) -> None:
+    """A group in which only one file changes (a draft build with no manifest beside it).
+
+    One rename is atomic by itself: the old file or the new one is there,
+    never neither. So it needs no backup and no journal, and their three
+    fsyncs, a third of a draft build's time on a busy disk, are saved.
+    replace_files makes the rename durable with its last fsync of the folder.
+    """
+    try:
+        os.replace(temp, target)
+    except OSError as exc:
+        raise _failure(target, exc) from exc
 
 
 def _drop(backups: dict[Path, Path | None]) -> None:
