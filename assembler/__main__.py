@@ -7,14 +7,29 @@ the handlers a running command uses.
 """
 
 import signal
+import sys
 
 
 def _quit(signum, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
+_exits_held: list = []  # exit codes of a Ctrl-C that landed where Python cannot raise it
+_print_unraisable = sys.unraisablehook
+
+
+def _hold_exit(unraisable) -> None:
+    """A Ctrl-C that lands in a callback Python cannot raise from (importlib's module-lock weakref callback,
+    seen under load) is printed as "Exception ignored ... Traceback" and then lost: keep it to exit after."""
+    if isinstance(unraisable.exc_value, SystemExit):
+        _exits_held.append(unraisable.exc_value.code)
+    else:
+        _print_unraisable(unraisable)
+
+
 if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _quit)
+sys.unraisablehook = _hold_exit
 
 try:
     from assembler.cli import main  # noqa: E402 - after the handler above, on purpose
@@ -24,6 +39,10 @@ except RuntimeError as error:
     if isinstance(error.__cause__, SystemExit):
         raise SystemExit(error.__cause__.code) from None
     raise
+finally:
+    sys.unraisablehook = _print_unraisable
+if _exits_held:
+    raise SystemExit(_exits_held[0])
 
 
 def run() -> None:
