@@ -20,7 +20,7 @@ import yaml
 from assembler.check.requirements import pending_reason
 from assembler.check.rules import _KEY_LIKE, Context, _at, _strings, rule
 from assembler.diagnostics import WARNING
-from assembler.model import Money, agreement_end, contributed, line_spender, parse_date, payment_by_year, total
+from assembler.model import JOINT, Money, agreement_end, contributed, line_spender, parse_date, payment_by_year, total
 from assembler.resources import data_file
 
 
@@ -130,7 +130,7 @@ def joint_lines_are_pooled(ctx: Context):
         if "aligned_budget" not in _arrangements(doc):
             continue
         for i, line in enumerate(doc.data.get("lines", [])):
-            if line.get("spent_by") != "joint":
+            if line.get("spent_by") != JOINT:
                 continue
             fund = line.get("fund")
             if fund == "aligned" or "pooled_fund" not in _arrangements(doc):
@@ -386,15 +386,15 @@ def children_have_childrens_functions(ctx: Context):
     """Persons who include children need a children's function of the council: Care Act 2014 functions are adults'."""
     for doc in _schemes(ctx):
         persons = doc.data.get("services", {}).get("persons", [])
-        persons = [persons] if isinstance(persons, str) else persons
+        one_text = isinstance(persons, str)
+        persons = [persons] if one_text else persons
         functions = doc.data.get("functions", {}).get("health_related", [])
         functions = [functions] if isinstance(functions, str) else functions
         hits = [found(wording()["children_persons"], text) for text in persons]
         first = next((i for i, h in enumerate(hits) if h), None)
         if first is None or not functions or any(found(wording()["children_functions"], f) for f in functions):
             continue
-        yield _at(doc, ("services", "persons", first) if not isinstance(doc.data["services"]["persons"], str)
-                  else ("services", "persons"), "S75-CHILDREN",
+        yield _at(doc, ("services", "persons") if one_text else ("services", "persons", first), "S75-CHILDREN",
                   f"the persons include children ('{hits[first][0][1]}'), but no health-related function of the "
                   "council listed is a children's function (the Care Act 2014 covers adults only), so nothing "
                   "authorises the council's part of the scheme for them",

@@ -131,11 +131,15 @@ class Check:
         return self.met and not self.incomplete
 
 
+def _target(dotted: str, doc: YamlFile, framework: YamlFile) -> tuple[YamlFile, str]:
+    """The file a requirement's key is in ("agreement." keys are agreement.yaml's) and the key within it."""
+    return (framework if dotted.startswith("agreement.") else doc), dotted.removeprefix("agreement.")
+
+
 def check(req: Requirement, doc: YamlFile, framework: YamlFile) -> Check:
     locations, missing, incomplete = [], [], []
     for dotted in req.yaml:
-        target = framework if dotted.startswith("agreement.") else doc
-        name = dotted.removeprefix("agreement.")
+        target, name = _target(dotted, doc, framework)
         present, path = _lookup(target.data, name)
         if present:
             locations.append(target.source.locate(path))
@@ -175,8 +179,12 @@ def applicable_checks(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> I
 def missing(req: Requirement, doc: YamlFile, framework: YamlFile) -> tuple[str, ...]:
     """The keys ``req`` needs that ``doc`` (or agreement.yaml) lacks: ``check(...).missing`` without reading the
     values that are there for placeholders, or looking up where they are."""
-    return tuple(dotted for dotted in req.yaml if not _lookup(
-        (framework if dotted.startswith("agreement.") else doc).data, dotted.removeprefix("agreement."))[0])
+    lacking = []
+    for dotted in req.yaml:
+        target, name = _target(dotted, doc, framework)
+        if not _lookup(target.data, name)[0]:
+            lacking.append(dotted)
+    return tuple(lacking)
 
 
 def requirement_findings(framework: YamlFile, schedules: tuple[YamlFile, ...]) -> list[Diagnostic]:
@@ -190,8 +198,8 @@ def requirement_findings(framework: YamlFile, schedules: tuple[YamlFile, ...]) -
     findings = []
     for (_, dotted), results in groups.items():
         # Report at the deepest part of the first missing path that exists.
-        target = framework if dotted.startswith("agreement.") else results[0][1]
-        _, path = _lookup(target.data, dotted.removeprefix("agreement."))
+        target, name = _target(dotted, results[0][1], framework)
+        _, path = _lookup(target.data, name)
         location = target.source.key_location(path) if path else target.source.locate(())
         reqs = [req for req, _, _ in results]
         lacking = list(dict.fromkeys(m for _, _, lacks in results for m in lacks))

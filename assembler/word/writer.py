@@ -32,6 +32,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from assembler.engine import tree
 from assembler.engine.text import BLANK_MARK
+from assembler.source.yamlfile import Recent
 from assembler.word import files, ooxml
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
 
@@ -98,6 +99,9 @@ def render_docx_bytes(document: tree.Document) -> bytes:
     return ooxml.package_bytes(docx.part.package, splices)
 
 
+_KEPT = 64  # compiled parts, references and cleaned parts a process keeps (see Recent)
+
+
 class _TemplateEnvironment(SandboxedEnvironment):
     """The sandbox docxtpl fills the template in, compiling each template part once.
 
@@ -106,21 +110,14 @@ class _TemplateEnvironment(SandboxedEnvironment):
     and a compiled Jinja template holds no state between renders.
     """
 
-    MAX_CACHED = 64
-
     def __init__(self) -> None:
         super().__init__(autoescape=True, undefined=StrictUndefined)
-        self._compiled: dict[str, object] = {}
+        self._compiled = Recent(_KEPT)
 
     def from_string(self, source, globals=None, template_class=None):
         if globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
-        compiled = self._compiled.get(source)
-        if compiled is None:
-            if len(self._compiled) >= self.MAX_CACHED:
-                self._compiled.clear()
-            compiled = self._compiled[source] = super().from_string(source)
-        return compiled
+        return self._compiled.get(source, lambda: super(_TemplateEnvironment, self).from_string(source))
 
 
 _TEMPLATE_ENV = _TemplateEnvironment()
@@ -138,9 +135,8 @@ class _ReferenceTemplate(DocxTemplate):
     them), and every placeholder filled with this document's values.
     """
 
-    MAX_CACHED = 64  # references (and the parts of them) a process keeps
-    _read: dict[bytes, PackageReader] = {}
-    _patched: dict[str, str] = {}
+    _read = Recent(_KEPT)  # sha256 of a reference -> python-docx's reader of it
+    _patched = Recent(_KEPT)  # a part's XML -> the same, cleaned for Jinja
 
     def __init__(self, reference: bytes, key: bytes) -> None:
         super().__init__(io.BytesIO(reference))
@@ -150,9 +146,7 @@ class _ReferenceTemplate(DocxTemplate):
         """``Document(template_file)``: python-docx's ``Package.open``, unzipping once per reference."""
         if self.docx is not None and not (self.is_rendered and reload):
             return
-        reader = self._read.get(self._key)
-        if reader is None:
-            reader = _bounded(self._read, self.MAX_CACHED)[self._key] = PackageReader.from_file(self.template_file)
+        reader = self._read.get(self._key, lambda: PackageReader.from_file(self.template_file))
         package = Package()
         Unmarshaller.unmarshal(reader, package, PartFactory)
         part = package.main_document_part
@@ -162,17 +156,7 @@ class _ReferenceTemplate(DocxTemplate):
         self.is_rendered = False
 
     def patch_xml(self, src_xml: str) -> str:
-        patched = self._patched.get(src_xml)
-        if patched is None:
-            patched = _bounded(self._patched, self.MAX_CACHED)[src_xml] = super().patch_xml(src_xml)
-        return patched
-
-
-def _bounded(cache: dict, most: int) -> dict:
-    """``cache``, emptied first if it holds ``most`` entries: a per-process cache that cannot grow without end."""
-    if len(cache) >= most:
-        cache.clear()
-    return cache
+        return self._patched.get(src_xml, lambda: super(_ReferenceTemplate, self).patch_xml(src_xml))
 
 
 # Style name -> id, per reference template (by content): docxtpl fills in
