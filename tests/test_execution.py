@@ -100,3 +100,17 @@ def test_a_partys_signatories_are_kept_on_one_page(tmp_path):
     second_last_row = re.findall(r"<w:tr>.*?</w:tr>", tables[1], flags=re.S)[-1]
     assert "<w:keepNext/>" in first_last_row
     assert "<w:keepNext/>" not in second_last_row
+
+
+def test_a_partys_words_of_execution_stay_with_its_signature_lines(tmp_path):
+    """Final read: the ICB's "Executed as a deed ... acting by its authorised signatories:" ended page 106 of
+    Portsmouth 2022 and its signature lines began page 107. The paragraph before each signature block keeps
+    with it; the paragraph before that (the successor note) does not, so the chain stays one party long."""
+    out = tmp_path / "p.docx"
+    build(str(PORTSMOUTH), out)
+    xml = zipfile.ZipFile(io.BytesIO(out.read_bytes())).read("word/document.xml").decode("utf-8")
+    paragraphs = re.findall(r"<w:p>(?:(?!<w:p>).)*?Executed as a deed by NHS Hampshire and Isle of Wight.*?</w:p>",
+                            xml, flags=re.S)
+    assert len(paragraphs) == 1 and "<w:keepNext/>" in paragraphs[0].split("</w:pPr>")[0]
+    before = xml[:xml.index(paragraphs[0])].rsplit("<w:p>", 1)[1]
+    assert "signs it in its place" in before and "<w:keepNext/>" not in before

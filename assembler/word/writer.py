@@ -323,6 +323,7 @@ class _BodyWriter:
         self.numbered_keys: set[str] = set()
         self.written_keys: set[str] = set()
         self.new_page = True  # the body starts after the contents page
+        self.keep_with_next = False  # the paragraphs being written stay on the page of the block after them
         # Blocks written as XML text, in order: a table as one string, a
         # paragraph as a list still open for runs and bookmarks ("</w:p>" to come).
         self.pending: list[str | list[str]] = []
@@ -421,9 +422,12 @@ class _BodyWriter:
             _text_run(self._paragraph("Part Heading"), section.title)
         if section.key and num_id is not None:
             self._bookmark(p, section.key)
-        for block in section.blocks:
+        for block, following in zip(section.blocks, [*section.blocks[1:], None]):
             if isinstance(block, tree.Para):
+                # A party's words of execution stay on the page of the signature lines they introduce.
+                self.keep_with_next = isinstance(following, tree.SignatureBlock)
                 self._para(block, section, num_id)
+                self.keep_with_next = False
             elif isinstance(block, tree.Table):
                 self._table(block)
             elif isinstance(block, tree.SignatureBlock):
@@ -440,6 +444,8 @@ class _BodyWriter:
         "</w:p>" is added when the body is flushed.
         """
         ppr = "<w:p><w:pPr>" + self._pstyle(style)
+        if self.keep_with_next:
+            ppr += "<w:keepNext/>"  # paragraph_format.keep_with_next = True
         if self.new_page:
             if style not in _NO_PAGE_BREAK:
                 ppr += "<w:pageBreakBefore/>"  # paragraph_format.page_break_before = True
