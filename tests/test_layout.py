@@ -24,7 +24,7 @@ ALLOWED = {
     "review": {"source", "check", "engine", "word", "build"},
     "cli": {"source", "check", "engine", "word", "build", "review"},
 }
-SHARED = {"diagnostics", "model", "resources", "law", "codes"}
+SHARED = {"diagnostics", "model", "resources", "law", "codes", "recent"}
 
 
 def _modules():

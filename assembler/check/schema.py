@@ -19,8 +19,9 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
+from assembler.recent import Recent
 from assembler.diagnostics import ERROR, Diagnostic
-from assembler.source.yamlfile import Recent, YamlFile, odd_number_words
+from assembler.source.yamlfile import YamlFile, odd_number_words
 from assembler.resources import schemas_dir
 
 SCHEMA_FILES = {

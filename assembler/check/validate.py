@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assembler.recent import Recent
 from assembler.diagnostics import ERROR, WARNING, Diagnostic, sorted_diagnostics
 from assembler.source.folder import AgreementFiles, load_agreement
-from assembler.source.yamlfile import Recent, YamlFile
+from assembler.source.yamlfile import YamlFile
 from assembler.model import Record, build_agreement, with_defaults
 from assembler.check.requirements import requirement_findings
 from assembler.check.rules import Context, run_rules

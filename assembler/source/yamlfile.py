@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Union
@@ -26,6 +25,7 @@ from typing import Iterable, Mapping, Union
 import yaml
 
 from assembler.codes import codes
+from assembler.recent import Recent
 from assembler.diagnostics import ERROR, Diagnostic, Location
 
 # The codes this stage reports, with their meanings, from the one registry (data/codes.yaml).
@@ -110,32 +110,6 @@ class YamlFile:
     data: object
     source: SourceMap
     digest: bytes = b""
-
-
-class Recent:
-    """The last ``size`` results of some work on file contents, keyed by what the work depends on.
-
-    Builds in one process (diff, redline and variation build two versions;
-    watch and editor use build again after each edit; benchmarks) mostly
-    read files that have not changed since the last build: their results
-    are taken from here instead of being worked out again.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict = OrderedDict()
-
-    def get(self, key, make):
-        """The result for ``key``, made by ``make()`` unless it is among the recent ones."""
-        try:
-            self.items.move_to_end(key)
-            return self.items[key]
-        except KeyError:
-            pass
-        value = self.items[key] = make()
-        if len(self.items) > self.size:
-            self.items.popitem(last=False)
-        return value
 
 
 # --- diagnostics collection ----------------------------------------------

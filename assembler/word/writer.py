@@ -32,9 +32,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from assembler.engine import tree
 from assembler.engine.text import BLANK_MARK
-from assembler.source.yamlfile import Recent
 from assembler.word import files, ooxml
 from assembler.diagnostics import ERROR, BuildError, Diagnostic, Location
+from assembler.recent import Recent
 
 AUTHOR = "s75 assembler"
 EPOCH = dt.datetime(2000, 1, 1, 0, 0, 0)
